@@ -1,0 +1,1 @@
+"""initlint: catch the bugs of empty-weight initialization."""

@@ -1,0 +1,108 @@
+"""Analyse one file on its own into a ``FileSummary`` (pure: no state shared between files).
+
+This is the unit the engine caches and runs in worker processes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from initlint.lint.collect import collect_classes, collect_imports
+from initlint.lint.names import ImportTable
+from initlint.lint.rules import ALL_RULES, FileRule
+from initlint.lint.rules.base import FileContext
+from initlint.lint.summary import FileSummary, Finding
+
+__all__ = ["analyze_file", "analyze_source", "noqa_map"]
+
+_NOQA = re.compile(r"#\s*noqa(?::[\s]*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+_FILE_NOQA = re.compile(r"^[ \t]*#[ \t]*initlint:[ \t]*noqa[ \t]*$", re.MULTILINE | re.IGNORECASE)
+# Files without any of these words cannot hold a finding or a base class worth knowing about.
+_RELEVANT = re.compile(r"class |optim|setup|fully_shard|FullyShardedDataParallel|FSDP|to_empty")
+
+
+def noqa_map(text: str) -> dict[int, list[str]]:
+    """Line -> codes suppressed on that line (an empty list suppresses every code)."""
+    found: dict[int, list[str]] = {}
+    if "noqa" not in text:
+        return found
+    for match in _NOQA.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        codes = match.group("codes")
+        found[line] = [c.upper() for c in re.split(r"[\s,]+", codes) if c] if codes else []
+    return found
+
+
+def analyze_file(path: Path, module: str, is_package: bool, extra_optimizers: frozenset[str]) -> FileSummary:
+    """Read and analyse ``path``; unreadable or unparsable files give one INI900 finding."""
+    shown = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _error(shown, module, 1, 1, f"cannot be read: {exc.strerror or exc}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return _error(shown, module, line, 1, f"is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+                      f"{exc.start}); initlint reads Python source as UTF-8")
+    return analyze_source(text, shown, module, is_package, extra_optimizers)
+
+
+def analyze_source(
+    text: str, path: str, module: str, is_package: bool = False, extra_optimizers: frozenset[str] = frozenset()
+) -> FileSummary:
+    """Analyse source text (the path is only used in findings)."""
+    summary = FileSummary(path=path, module=module, noqa=noqa_map(text))
+    if _FILE_NOQA.search(text):
+        summary.skip_file = True
+        return summary
+    if "\0" in text:
+        return _error(path, module, text.count("\n", 0, text.index("\0")) + 1, 1, "contains a NUL byte")
+    if not _RELEVANT.search(text) and not (is_package and "import" in text):
+        return summary  # nothing to report, and no class or re-export another file could need
+    try:
+        tree = cst.parse_module(text)
+        _fill(summary, tree, ImportTable(module, is_package), extra_optimizers)
+    except cst.ParserSyntaxError as exc:
+        message = " ".join(exc.message.split())
+        return _error(path, module, exc.raw_line, exc.raw_column + 1, f"could not be parsed: {message}")
+    except RecursionError:
+        return _error(path, module, 1, 1, "is nested too deeply to be parsed")
+    except Exception as exc:  # a bug of ours must not hide the other files' findings
+        return _error(path, module, 1, 1, f"could not be analysed ({type(exc).__name__}: {exc}); please report it")
+    return summary
+
+
+def _fill(summary: FileSummary, tree: cst.Module, table: ImportTable, extra_optimizers: frozenset[str]) -> None:
+    collect_imports(tree, table)
+    classes = collect_classes(tree, table)
+    positions: dict[cst.CSTNode, object] = {}
+
+    def position(node: cst.CSTNode) -> tuple[int, int]:
+        if not positions:  # computed only for files that have something to report
+            positions.update(MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider))
+        where = positions[node]
+        return where.start.line, where.start.column + 1  # type: ignore[attr-defined]
+
+    for node, cls in classes:
+        if cls.tensors:
+            cls.line, cls.col = position(node)
+    context = FileContext(imports=table, position=position, extra_optimizers=extra_optimizers)
+    for rule in ALL_RULES:
+        if issubclass(rule, FileRule):
+            for node, message in rule().check(tree, context):
+                line, col = position(node)
+                end = positions[node].end  # type: ignore[attr-defined]
+                summary.findings.append(Finding(summary.path, line, col, rule.code, message, end.line, end.column + 1))
+    summary.imports = table.aliases
+    summary.classes = [cls for _, cls in classes]
+
+
+def _error(path: str, module: str, line: int, col: int, message: str) -> FileSummary:
+    finding = Finding(path, line, col, "INI900", f"this file {message}", line, col)
+    return FileSummary(path=path, module=module, findings=[finding])

@@ -1,0 +1,215 @@
+"""The project-wide class index: inheritance and ``reset_parameters`` across files.
+
+Built from the ``FileSummary`` of every file of the project; it resolves a base class through the
+project's own modules (re-exports through ``__init__.py`` included), torch.nn's built-ins (from the
+generated table) and the other known module bases.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from initlint.lint import known
+from initlint.lint.summary import ClassSummary, FileSummary, TensorDef
+from initlint.lint.torch_table import BUILTIN_MODULES
+
+__all__ = ["BuiltinClass", "ProjectIndex", "ClassView", "Coverage"]
+
+_MAX_HOPS = 16  # re-export chains longer than this are cycles
+
+
+@dataclass(frozen=True)
+class BuiltinClass:
+    """A module class from torch or another library, known from the tables."""
+
+    name: str
+    has_reset: bool
+    tensors: tuple[str, ...] = ()
+
+
+@dataclass
+class Coverage:
+    """The tensors that a class's init methods write."""
+
+    names: set[str] = field(default_factory=set)
+    all_parameters: bool = False
+    all_buffers: bool = False
+
+    def covers(self, tensor: TensorDef) -> bool:
+        """Whether the init methods write ``tensor``."""
+        if tensor.name in self.names:
+            return True
+        return self.all_parameters if tensor.kind == "parameter" else self.all_buffers
+
+
+class ProjectIndex:
+    """The project's classes by qualified name, read lazily one module at a time.
+
+    Args:
+        load: returns the summary of a module of the project by dotted name (``None`` if absent);
+            called at most once per module, only for modules a base class is looked up in.
+        extra_module_bases: qualified names to treat as ``nn.Module`` bases without ``reset_parameters``.
+        init_methods: the method names that count as a reset.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[str], FileSummary | None],
+        extra_module_bases: Iterable[str] = (),
+        init_methods: Iterable[str] = ("reset_parameters",),
+    ) -> None:
+        self._load = load
+        self._modules: dict[str, FileSummary | None] = {}
+        self.init_methods = tuple(init_methods)
+        self.extra_bases = frozenset(extra_module_bases)
+
+    def module(self, name: str) -> FileSummary | None:
+        """The summary of a module of the project, or ``None``."""
+        if name not in self._modules:
+            self._modules[name] = self._load(name)
+        return self._modules[name]
+
+    def resolve(self, qualified: str | None) -> ClassSummary | BuiltinClass | None:
+        """The class a qualified name refers to, following re-exports; ``None`` if unknown."""
+        for _ in range(_MAX_HOPS):
+            if qualified is None:
+                return None
+            builtin = self._builtin(qualified)
+            if builtin is not None:
+                return builtin
+            module, _, name = qualified.rpartition(".")
+            summary = self.module(module)
+            if summary is None:
+                return None
+            for cls in summary.classes:
+                if cls.name == name:
+                    return cls
+            target = summary.imports.get(name)
+            qualified = None if target == qualified else target
+        return None
+
+    def _builtin(self, qualified: str) -> BuiltinClass | None:
+        entry = BUILTIN_MODULES.get(qualified)
+        if entry is not None:
+            return BuiltinClass(qualified, entry[0], entry[1])
+        if qualified in known.MODULE_BASES_WITHOUT_RESET or qualified in self.extra_bases:
+            return BuiltinClass(qualified, False)
+        return None
+
+    def view(self, cls: ClassSummary) -> ClassView:
+        """The rules' view of ``cls``."""
+        return ClassView(self, cls)
+
+
+class ClassView:
+    """A class with its ancestors resolved: what the class rules ask about."""
+
+    def __init__(self, index: ProjectIndex, cls: ClassSummary) -> None:
+        self.index = index
+        self.cls = cls
+        self.mro, self.complete = _linearize(index, cls)
+
+    @property
+    def is_module(self) -> bool:
+        """Whether some ancestor is a known ``nn.Module``."""
+        return any(isinstance(c, BuiltinClass) for c in self.mro)
+
+    @property
+    def tensors(self) -> list[TensorDef]:
+        """The tensors this class creates itself."""
+        return self.cls.tensors
+
+    def describe(self, names: Iterable[str] | None = None) -> str:
+        """``parameter `weight`, buffer `inv_freq` (non-persistent ...)``, for messages."""
+        wanted = None if names is None else set(names)
+        parts = []
+        for tensor in self.tensors:
+            if wanted is not None and tensor.name not in wanted:
+                continue
+            shown = tensor.name if tensor.name.startswith("<") else f"`{tensor.name}`"
+            extra = " (non-persistent: no checkpoint restores it)" if not tensor.persistent else ""
+            parts.append(f"{tensor.kind} {shown}{extra}")
+        return ", ".join(parts)
+
+    def init_method(self) -> str | None:
+        """The name of the first init method defined or inherited, if any."""
+        for name in self.index.init_methods:
+            for c in self.mro:
+                if isinstance(c, ClassSummary) and name in c.methods:
+                    return name
+                if isinstance(c, BuiltinClass) and c.has_reset and name == "reset_parameters":
+                    return name
+        return None
+
+    def coverage(self) -> Coverage:
+        """The tensors written by the init methods, following ``self.x()`` and ``super().x()``."""
+        covered = Coverage()
+        seen: set[tuple[str, int]] = set()
+        work = [(name, 0) for name in self.index.init_methods]
+        while work:
+            name, start = work.pop()
+            if (name, start) in seen:
+                continue
+            seen.add((name, start))
+            position, owner = self._lookup(name, start)
+            if isinstance(owner, BuiltinClass):
+                covered.names.update(owner.tensors)
+            elif isinstance(owner, ClassSummary):
+                facts = owner.methods[name]
+                covered.names.update(facts.writes)
+                covered.all_parameters |= facts.writes_all_parameters
+                covered.all_buffers |= facts.writes_all_buffers
+                work += [(call, 0) for call in facts.self_calls]
+                work += [(call, position + 1) for call in facts.super_calls]
+        return covered
+
+    def _lookup(self, method: str, start: int) -> tuple[int, ClassSummary | BuiltinClass | None]:
+        for position in range(start, len(self.mro)):
+            c = self.mro[position]
+            if isinstance(c, ClassSummary) and method in c.methods:
+                return position, c
+            if isinstance(c, BuiltinClass) and c.has_reset and method == "reset_parameters":
+                return position, c
+        return -1, None
+
+
+def _linearize(index: ProjectIndex, cls: ClassSummary) -> tuple[list[ClassSummary | BuiltinClass], bool]:
+    """Depth-first, left-to-right ancestors (close enough to C3 for these questions).
+
+    Returns the ancestors, starting with ``cls``, and whether every base was resolved.
+    """
+    order: list[ClassSummary | BuiltinClass] = []
+    complete = True
+    stack: list[ClassSummary | BuiltinClass] = [cls]
+    while stack and len(order) < 64:
+        current = stack.pop(0)
+        if any(current is seen for seen in order):
+            continue
+        order.append(current)
+        if isinstance(current, BuiltinClass):
+            continue
+        parents = []
+        for base in current.bases:
+            resolved = index.resolve(base)
+            if resolved is None:
+                complete = complete and (base in _HARMLESS_BASES or base in _PYTHON_BUILTINS)
+            else:
+                parents.append(resolved)
+        stack = parents + stack
+    return order, complete
+
+
+# Bases that never define reset_parameters or make a class a module.
+_HARMLESS_BASES = frozenset(
+    {
+        "abc.ABC",
+        "typing.Generic",
+        "typing.Protocol",
+        "typing_extensions.Protocol",
+        "enum.Enum",
+        "object",
+    }
+)
+_PYTHON_BUILTINS = frozenset(name for name in dir(builtins) if isinstance(getattr(builtins, name), type))

@@ -1,0 +1,19 @@
+"""Every rule initlint has, in code order. A rule is one class in one file of this package."""
+
+from __future__ import annotations
+
+from initlint.lint.rules.base import ClassRule, FileRule, Rule
+from initlint.lint.rules.ini001_module_without_reset_parameters import ModuleWithoutResetParameters
+from initlint.lint.rules.ini002_incomplete_reset_parameters import IncompleteResetParameters
+from initlint.lint.rules.ini003_optimizer_before_setup import OptimizerBeforeSetup
+from initlint.lint.rules.ini900_unparsable_file import UnparsableFile
+
+__all__ = ["ALL_RULES", "RULES_BY_CODE", "ClassRule", "FileRule", "Rule"]
+
+ALL_RULES: tuple[type[Rule], ...] = (
+    ModuleWithoutResetParameters,
+    IncompleteResetParameters,
+    OptimizerBeforeSetup,
+    UnparsableFile,
+)
+RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

@@ -1,0 +1,186 @@
+"""INI001: a module creates parameters or buffers but has no ``reset_parameters()``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from initlint.lint.index import ClassView
+from initlint.lint.rules.base import ClassRule, Invalid, Valid
+
+__all__ = ["ModuleWithoutResetParameters"]
+
+
+class ModuleWithoutResetParameters(ClassRule):
+    """Flags ``nn.Module`` classes that create tensors but cannot re-initialize them."""
+
+    code = "INI001"
+    name = "module-without-reset-parameters"
+    what_it_does = (
+        "Checks for `nn.Module` subclasses that create parameters or buffers themselves "
+        "(`nn.Parameter(...)`, `register_parameter`, `register_buffer`, `nn.Buffer`, `nn.ParameterList`) "
+        "but neither define nor inherit `reset_parameters()`."
+    )
+    why_bad = (
+        "Empty-weight initialization (`fabric.init_module(empty_init=True)`, `trainer.init_module()`, "
+        "`torch.device(\"meta\")` + `to_empty()`, FSDP's meta-device recipe, accelerate's "
+        "`init_empty_weights()`) builds the module without running its initializers. Sharded strategies "
+        "then call `reset_parameters()` on every module to give the weights their values; a module "
+        "without one keeps uninitialized memory (or meta tensors), and training goes NaN hours later."
+    )
+    references = (
+        "https://lightning.ai/docs/fabric/stable/advanced/model_init.html",
+        "https://pytorch.org/docs/stable/distributed.fsdp.fully_shard.html",
+        "https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.to_empty",
+    )
+
+    VALID = (
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class ScaledLinear(nn.Module):
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(features, features))
+        self.scale = nn.Parameter(torch.empty(features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.kaiming_uniform_(self.weight)
+        nn.init.ones_(self.scale)
+"""
+        ),
+        Valid(
+            """\
+from torch import nn
+
+class Block(nn.Module):  # only holds submodules: they reset themselves
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.norm = nn.LayerNorm(8)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class Gate(nn.Module):
+    def __init__(self, bias: bool) -> None:
+        super().__init__()
+        self.register_parameter("bias", None)  # registering None creates nothing
+"""
+        ),
+        Valid(
+            """\
+import torch
+
+class NotAModule:  # a Parameter on a plain object is not a module's tensor
+    def __init__(self) -> None:
+        self.weight = torch.nn.Parameter(torch.zeros(3))
+"""
+        ),
+    )
+    INVALID = (
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class ScaledLinear(nn.Module):
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(features, features))
+        self.scale = nn.Parameter(torch.ones(features))
+""",
+            line=4,
+            mentions=("`weight`", "`scale`"),
+        ),
+        Invalid(
+            """\
+import torch
+import torch.nn as tnn
+
+class RotaryEmbedding(tnn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        inv_freq = 1.0 / (10000 ** (torch.arange(0, dim, 2).float() / dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+""",
+            line=4,
+            mentions=("`inv_freq` (non-persistent",),
+        ),
+        Invalid(
+            """\
+import torch
+from torch.nn import Module, Parameter
+
+class Bias(Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        setattr(self, "bias", Parameter(torch.zeros(n)))
+""",
+            line=4,
+            mentions=("`bias`",),
+        ),
+        Invalid(
+            """\
+import torch
+import lightning as L
+
+class LitModel(L.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.temperature = torch.nn.Parameter(torch.tensor(0.07))
+""",
+            line=4,
+            mentions=("`temperature`",),
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Prompts(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.prompts = nn.ParameterList([nn.Parameter(torch.randn(4, 8)) for _ in range(n)])
+        self.register_parameter("gain", nn.Parameter(torch.ones(1)))
+        self.step = nn.Buffer(torch.zeros((), dtype=torch.long))
+""",
+            line=4,
+            mentions=("`prompts`", "`gain`", "`step`"),
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Attention(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.in_proj = nn.Parameter(torch.empty(3 * dim, dim))
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:  # a private name: FSDP will not call it
+        nn.init.xavier_uniform_(self.in_proj)
+""",
+            line=4,
+            mentions=("`in_proj`", "`_reset_parameters()`"),
+        ),
+    )
+
+    def check(self, view: ClassView) -> Iterator[str]:
+        """Report a module that creates tensors and has no init method anywhere in its ancestry."""
+        if not view.tensors or not view.is_module or not view.complete or view.init_method() is not None:
+            return
+        hint = ""
+        if any("_reset_parameters" in getattr(c, "methods", {}) for c in view.mro):
+            hint = " (it has `_reset_parameters()`, which sharded strategies never call: rename it)"
+        yield (
+            f"`{view.cls.name}` creates {view.describe()} but defines no `reset_parameters()`{hint}; "
+            "under empty or meta-device init these stay uninitialized. Add a `reset_parameters()` that "
+            "initializes them, and call it from `__init__`."
+        )

@@ -1,0 +1,198 @@
+"""INI002: ``reset_parameters()`` leaves a tensor of the class uninitialized."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from initlint.lint.index import ClassView
+from initlint.lint.rules.base import ClassRule, Invalid, Valid
+
+__all__ = ["IncompleteResetParameters"]
+
+
+class IncompleteResetParameters(ClassRule):
+    """Flags classes whose (own or inherited) ``reset_parameters()`` misses one of their tensors."""
+
+    code = "INI002"
+    name = "incomplete-reset-parameters"
+    what_it_does = (
+        "Checks that the `reset_parameters()` a module defines or inherits writes every parameter and "
+        "buffer the class creates, following calls to other methods of the class and to `super()`."
+    )
+    why_bad = (
+        "When a sharded model is initialized from scratch, `reset_parameters()` is the only thing that "
+        "gives each tensor a value. A tensor it forgets keeps uninitialized memory: a bias it does not "
+        "zero, a parameter a subclass of `nn.Linear` adds but the inherited reset cannot know about, "
+        "a non-persistent buffer (a RoPE cache) that no checkpoint will ever restore. Reading "
+        "`self.x.shape` is not a write."
+    )
+    references = (
+        "https://lightning.ai/docs/fabric/stable/advanced/model_init.html",
+        "https://pytorch.org/docs/stable/distributed.fsdp.fully_shard.html",
+    )
+
+    VALID = (
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class Affine(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n))
+        self.bias = nn.Parameter(torch.empty(n))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.weight)
+        nn.init.zeros_(self.bias)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class Rotary(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.register_buffer("inv_freq", torch.empty(dim // 2), persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self._init_rope()
+
+    def _init_rope(self) -> None:
+        inv_freq = 1.0 / (10000 ** (torch.arange(0, self.dim, 2).float() / self.dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class ScaledLinear(nn.Linear):
+    def __init__(self, n: int) -> None:
+        self.scale = None
+        super().__init__(n, n)
+        self.scale = nn.Parameter(torch.empty(n))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        if self.scale is not None:
+            self.scale.data.fill_(1.0)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class Recurrent(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.w_ih = nn.Parameter(torch.empty(n, n))
+        self.w_hh = nn.Parameter(torch.empty(n, n))
+
+    def reset_parameters(self) -> None:
+        for weight in self.parameters():  # every parameter at once
+            nn.init.uniform_(weight, -0.1, 0.1)
+"""
+        ),
+    )
+    INVALID = (
+        Invalid(
+            """\
+import math
+import torch
+from torch import nn
+
+class Affine(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n, n))
+        self.bias = nn.Parameter(torch.empty(n))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        bound = 1 / math.sqrt(self.bias.shape[0])  # reading the shape writes nothing
+""",
+            line=5,
+            mentions=("`bias`",),
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class ScaledLinear(nn.Linear):
+    def __init__(self, n: int) -> None:
+        super().__init__(n, n)
+        self.scale = nn.Parameter(torch.ones(n))  # Linear.reset_parameters knows nothing of it
+""",
+            line=4,
+            mentions=("`scale`",),
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Attention(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.qkv = nn.Parameter(torch.empty(3 * dim, dim))
+        self.register_buffer("cos_cached", torch.ones(2048, dim), persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.qkv, std=0.02)
+""",
+            line=4,
+            mentions=("`cos_cached` (non-persistent",),
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Norm(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n))
+        self.register_buffer("running_mean", torch.zeros(n))
+
+    def reset_parameters(self) -> None:
+        self._init_weight()
+
+    def _init_weight(self) -> None:
+        with torch.no_grad():
+            self.weight.fill_(1.0)
+""",
+            line=4,
+            mentions=("`running_mean`",),
+        ),
+    )
+
+    def check(self, view: ClassView) -> Iterator[str]:
+        """Report the tensors of the class that its init methods never write."""
+        if not view.tensors or not view.is_module or not view.complete:
+            return
+        method = view.init_method()
+        if method is None:
+            return
+        coverage = view.coverage()
+        missing = [t.name for t in view.tensors if not coverage.covers(t)]
+        if not missing:
+            return
+        inherited = method not in view.cls.methods
+        where = f"the inherited `{method}()`" if inherited else f"`{method}()`"
+        yield (
+            f"{where} of `{view.cls.name}` never initializes {view.describe(missing)}; under empty or "
+            f"meta-device init it keeps uninitialized memory. Initialize it in `{method}()`."
+        )

@@ -1,0 +1,424 @@
+"""INI003: an optimizer is created over a model's parameters before a set-up call replaces them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+
+from initlint.lint import known
+from initlint.lint.collect import blocks_of, source_of
+from initlint.lint.names import dotted
+from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
+
+__all__ = ["OptimizerBeforeSetup"]
+
+
+@dataclass
+class _Optimizer:
+    var: str
+    model: str
+    node: cst.Call
+
+
+@dataclass
+class _Setup:
+    model: str
+    node: cst.Call
+    kind: str  # "joint", "separate" or "replace"
+    joint_optimizers: tuple[str, ...] = ()
+
+
+class OptimizerBeforeSetup(FileRule):
+    """Flags optimizers that hold parameters a later set-up call replaces."""
+
+    code = "INI003"
+    name = "optimizer-before-setup"
+    what_it_does = (
+        "Checks for an optimizer created over a model's parameters (`model.parameters()`, "
+        "`named_parameters()`, or parameter groups built from them) before, in the same scope, the model "
+        "goes through a call that replaces or re-wraps those parameters: `fully_shard(model)`, "
+        "`FSDP(model)`, `model.to_empty(...)`, `fabric.setup_module(model)`, or `fabric.setup(model)` "
+        "without that optimizer. The joint `fabric.setup(model, optimizer)` is fine, unless the model was "
+        "built on the meta device in the same scope."
+    )
+    why_bad = (
+        "Sharding, wrapping and materializing create new parameter tensors. An optimizer created before "
+        "holds the old ones: it steps tensors the model no longer uses (or meta tensors), so the model "
+        "never trains, or fails with an obscure error. Lightning's order for separate set-up is: set up "
+        "the model, create the optimizer, then `fabric.setup_optimizers(optimizer)`. With parameters on "
+        "the meta device, even the joint `fabric.setup(model, optimizer)` is refused at run time."
+    )
+    references = (
+        "https://lightning.ai/docs/fabric/stable/api/fabric_methods.html#setup",
+        "https://lightning.ai/docs/fabric/stable/advanced/model_parallel/fsdp.html",
+        "https://pytorch.org/docs/stable/distributed.fsdp.fully_shard.html",
+    )
+
+    VALID = (
+        Valid(
+            """\
+import torch
+import lightning as L
+
+fabric = L.Fabric(accelerator="cpu")
+model = torch.nn.Linear(8, 8)
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+model, optimizer = fabric.setup(model, optimizer)  # joint set-up: Fabric rewires the optimizer
+"""
+        ),
+        Valid(
+            """\
+import torch
+from lightning.fabric import Fabric
+
+fabric = Fabric(strategy="fsdp")
+with fabric.init_module(empty_init=True):
+    model = torch.nn.Transformer()
+model = fabric.setup_module(model)
+optimizer = torch.optim.Adam(model.parameters())
+optimizer = fabric.setup_optimizers(optimizer)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch.distributed.fsdp import fully_shard
+
+def build(model: torch.nn.Module) -> torch.optim.Optimizer:
+    for layer in model.layers:
+        fully_shard(layer)
+    fully_shard(model)
+    return torch.optim.AdamW(model.parameters(), lr=3e-4)
+"""
+        ),
+        Valid(
+            """\
+import torch
+import lightning as L
+
+fabric = L.Fabric(strategy="deepspeed_stage_3")
+with fabric.init_module(empty_init=True):
+    model = torch.nn.Linear(8, 8)
+optimizer = torch.optim.Adam(model.parameters())
+model, optimizer = fabric.setup(model, optimizer)  # DeepSpeed requires the joint set-up
+"""
+        ),
+    )
+    INVALID = (
+        Invalid(
+            """\
+import torch
+import lightning as L
+
+fabric = L.Fabric(accelerator="cpu")
+model = torch.nn.Linear(8, 8)
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+model = fabric.setup(model)
+optimizer = fabric.setup_optimizers(optimizer)
+""",
+            line=6,
+            mentions=("`optimizer`", "`fabric.setup(model)`", "line 7"),
+        ),
+        Invalid(
+            """\
+import torch
+from torch.distributed.fsdp import fully_shard
+
+def build(model):
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    groups = [{"params": decay, "weight_decay": 0.1}]
+    opt = torch.optim.AdamW(groups, lr=3e-4)
+    fully_shard(model)
+    return opt
+""",
+            line=7,
+            mentions=("`opt`", "`fully_shard(model)`"),
+        ),
+        Invalid(
+            """\
+import torch
+from torch.optim import SGD
+
+with torch.device("meta"):
+    model = torch.nn.Linear(8, 8)
+sgd = SGD(model.parameters(), lr=0.1)
+model.to_empty(device="cpu")
+""",
+            line=6,
+            mentions=("`sgd`", "`model.to_empty"),
+        ),
+        Invalid(
+            """\
+import torch
+import lightning as L
+
+def main():
+    fabric = L.Fabric(strategy="fsdp")
+    with fabric.init_module(empty_init=True):
+        model = torch.nn.Linear(8, 8)
+    optimizer = torch.optim.Adam(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)
+""",
+            line=8,
+            mentions=("meta device", "`fabric.setup_module"),
+        ),
+        Invalid(
+            """\
+import torch
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+model = torch.nn.Linear(8, 8)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+model = FSDP(model)
+""",
+            line=5,
+            mentions=("`FSDP(model)`",),
+        ),
+    )
+
+    def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
+        """Scan each scope (the module, each function) in statement order."""
+        scan = _Scan(context, deepspeed=_uses_deepspeed(module, context))
+        yield from scan.scope(module.body)
+        finder = _FunctionFinder()
+        module.visit(finder)
+        for function in finder.functions:
+            if isinstance(function.body, cst.IndentedBlock):
+                yield from _Scan(context, scan.deepspeed).scope(function.body.body)
+
+
+class _FunctionFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.functions: list[cst.FunctionDef] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node)
+
+
+class _CallCollector(cst.CSTVisitor):
+    """Calls of one statement, outermost first; does not enter nested functions or lambdas."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def _uses_deepspeed(module: cst.Module, context: FileContext) -> bool:
+    """Whether a Fabric of this file is built with a DeepSpeed strategy."""
+    collector = _CallCollector()
+    module.visit(collector)
+    for call in collector.calls:
+        if context.imports.qualify(call.func) not in known.FABRIC_CLASSES:
+            continue
+        for arg in call.args:
+            if arg.keyword is None or arg.keyword.value != "strategy":
+                continue
+            value = arg.value
+            if isinstance(value, cst.SimpleString) and "deepspeed" in str(value.evaluated_value).lower():
+                return True
+            if isinstance(value, cst.Call) and context.imports.qualify(value.func) in known.DEEPSPEED_STRATEGIES:
+                return True
+    return False
+
+
+def _model_root(expr: cst.BaseExpression) -> str | None:
+    """``model`` for ``model.decoder``; ``self.model`` for ``self.model.encoder``."""
+    name = dotted(expr)
+    if name is None:
+        return None
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "self" and len(parts) > 1 else parts[0]
+
+
+class _Scan:
+    """The state of one scope while its statements are read in order."""
+
+    def __init__(self, context: FileContext, deepspeed: bool) -> None:
+        self.context = context
+        self.deepspeed = deepspeed
+        self.param_vars: dict[str, str] = {}  # variable -> model whose parameters it holds
+        self.meta_models: dict[str, cst.CSTNode] = {}  # model -> the context it was built under
+        self.pending: list[_Optimizer] = []
+
+    def scope(self, statements: Sequence[cst.BaseStatement], meta: cst.CSTNode | None = None) -> Iterator:
+        """Yield findings for a block, descending into compound statements but not into defs."""
+        for statement in statements:
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    yield from self.statement(small, meta)
+                continue
+            inner_meta = meta
+            if isinstance(statement, cst.With):
+                for item in statement.items:
+                    yield from self.calls(item.item)
+                    if self._is_meta_context(item.item):
+                        inner_meta = item.item
+            for block in blocks_of(statement):
+                yield from self.scope(block, inner_meta)
+
+    def statement(self, node: cst.BaseSmallStatement, meta: cst.CSTNode | None) -> Iterator:
+        """Handle one small statement: its calls, then what it binds."""
+        yield from self.calls(node)
+        if not isinstance(node, (cst.Assign, cst.AnnAssign)) or node.value is None:
+            return
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        value = node.value
+        names = [n for t in targets for n in _target_names(t)]
+        optimizer_model = self._optimizer_model(value)
+        for name in names:
+            self.pending = [o for o in self.pending if o.model != name or self._is_setup_value(value)]
+            if meta is not None:
+                self.meta_models[name] = meta
+            model = self._params_model(value)
+            if model is not None:
+                self.param_vars[name] = model
+        if optimizer_model is not None and len(names) == 1 and isinstance(value, cst.Call):
+            self.pending.append(_Optimizer(names[0], optimizer_model, value))
+
+    def calls(self, node: cst.CSTNode) -> Iterator:
+        """Yield findings for the set-up calls inside ``node``."""
+        collector = _CallCollector()
+        node.visit(collector)
+        for call in collector.calls:
+            setup = self._setup(call)
+            if setup is not None:
+                yield from self._apply(setup)
+
+    # -- what a call is --------------------------------------------------------------------
+    def _optimizer_model(self, value: cst.BaseExpression) -> str | None:
+        if not isinstance(value, cst.Call):
+            return None
+        if not known.is_optimizer(self.context.imports.qualify(value.func), self.context.extra_optimizers):
+            return None
+        params = [a.value for a in value.args if a.keyword is None][:1]
+        params += [a.value for a in value.args if a.keyword is not None and a.keyword.value == "params"]
+        return self._params_model(params[0]) if params else None
+
+    def _params_model(self, expr: cst.BaseExpression) -> str | None:
+        """The model whose parameters ``expr`` holds, if it visibly holds some."""
+        finder = _ParamsFinder(self.param_vars)
+        expr.visit(finder)
+        return finder.model
+
+    def _is_fabric(self, receiver: cst.BaseExpression) -> bool:
+        name = dotted(receiver)
+        return name is not None and "fabric" in name.rpartition(".")[2].lower()
+
+    def _is_meta_context(self, expr: cst.BaseExpression) -> bool:
+        if not isinstance(expr, cst.Call):
+            return False
+        qualified = self.context.imports.qualify(expr.func)
+        if qualified in known.META_CONTEXTS:
+            return True
+        if qualified == "torch.device" and expr.args:
+            first = expr.args[0].value
+            return isinstance(first, cst.SimpleString) and first.evaluated_value == "meta"
+        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "init_module":
+            return any(
+                a.keyword is not None
+                and a.keyword.value == "empty_init"
+                and isinstance(a.value, cst.Name)
+                and a.value.value == "True"
+                for a in expr.args
+            ) and self._is_fabric(expr.func.value)
+        return False
+
+    def _is_setup_value(self, value: cst.BaseExpression) -> bool:
+        return isinstance(value, cst.Call) and self._setup(value) is not None
+
+    def _setup(self, call: cst.Call) -> _Setup | None:
+        positional = [a.value for a in call.args if a.keyword is None]
+        qualified = self.context.imports.qualify(call.func)
+        func = call.func
+        if qualified in known.FULLY_SHARD or qualified in known.FSDP_WRAPPERS:
+            model = _model_root(positional[0]) if positional else None
+            return _Setup(model, call, "replace") if model else None
+        if not isinstance(func, cst.Attribute):
+            return None
+        method = func.attr.value
+        if method == "to_empty":
+            model = _model_root(func.value)
+            return _Setup(model, call, "replace") if model else None
+        if method not in ("setup", "setup_module") or not positional or not self._is_fabric(func.value):
+            return None
+        model = _model_root(positional[0])
+        if model is None:
+            return None
+        if method == "setup_module":
+            return _Setup(model, call, "separate")
+        optimizers = tuple(name for p in positional[1:] if (name := dotted(p)) is not None)
+        return _Setup(model, call, "joint" if optimizers else "separate", optimizers)
+
+    # -- the verdict ---------------------------------------------------------------------
+    def _apply(self, setup: _Setup) -> Iterator[tuple[cst.CSTNode, str]]:
+        line = self.context.position(setup.node)[0]
+        call = _short(setup.node)
+        keep: list[_Optimizer] = []
+        for optimizer in self.pending:
+            if optimizer.model != setup.model:
+                keep.append(optimizer)
+                continue
+            if setup.kind == "joint" and optimizer.var in setup.joint_optimizers:
+                meta = self.meta_models.get(setup.model)
+                if meta is not None and not self.deepspeed:
+                    meta_line = self.context.position(meta)[0]
+                    yield optimizer.node, (
+                        f"optimizer `{optimizer.var}` is created over `{setup.model}`'s parameters while they "
+                        f"are still on the meta device (built under `{_short(meta)}` on line {meta_line}); "
+                        f"`{call}` on line {line} cannot materialize them. Set up separately: "
+                        f"`fabric.setup_module({setup.model})` first, then create the optimizer, then "
+                        f"`fabric.setup_optimizers({optimizer.var})`."
+                    )
+                continue
+            verb = "replaces" if setup.kind == "replace" else "wraps and may re-create"
+            yield optimizer.node, (
+                f"optimizer `{optimizer.var}` is created over `{setup.model}`'s parameters before `{call}` on "
+                f"line {line} {verb} them, so it would update stale tensors. Create the optimizer after "
+                f"`{call}`" + (
+                    f" and pass it to `fabric.setup_optimizers({optimizer.var})`, or set both up at once with "
+                    f"`fabric.setup({setup.model}, {optimizer.var})`."
+                    if setup.kind == "separate"
+                    else "."
+                )
+            )
+        self.pending = keep
+
+
+class _ParamsFinder(cst.CSTVisitor):
+    def __init__(self, param_vars: dict[str, str]) -> None:
+        super().__init__()
+        self.param_vars = param_vars
+        self.model: str | None = None
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("parameters", "named_parameters"):
+            self.model = self.model or _model_root(func.value)
+        return self.model is None
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if self.model is None and node.value in self.param_vars:
+            self.model = self.param_vars[node.value]
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _target_names(e.value)]
+    name = dotted(target)
+    return [name] if name is not None else []
+
+
+def _short(node: cst.CSTNode) -> str:
+    text = " ".join(source_of(node).split())
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,101 @@
+"""The small, serializable summary the engine keeps of each file.
+
+A file is parsed once into a ``FileSummary``; everything the project-wide rules need (classes, their
+bases, the tensors they manage, what their methods write) lives here, so summaries can be cached and
+computed in worker processes, and no syntax tree outlives its file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Finding", "TensorDef", "MethodFacts", "ClassSummary", "FileSummary"]
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One diagnostic: where, which rule, and a message a user can act on."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    end_line: int = 0
+    end_col: int = 0
+
+
+@dataclass
+class TensorDef:
+    """A parameter or buffer that a class creates itself."""
+
+    name: str
+    kind: str  # "parameter" or "buffer"
+    persistent: bool = True
+
+
+@dataclass
+class MethodFacts:
+    """What one method does to the tensors of ``self``."""
+
+    writes: list[str] = field(default_factory=list)
+    writes_all_parameters: bool = False
+    writes_all_buffers: bool = False
+    self_calls: list[str] = field(default_factory=list)
+    super_calls: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ClassSummary:
+    """A class as the project-wide rules see it."""
+
+    name: str  # qualified inside its module, e.g. "Outer.Inner"
+    line: int
+    col: int
+    bases: list[str | None]  # qualified names; None where a base is no plain name
+    methods: dict[str, MethodFacts] = field(default_factory=dict)
+    tensors: list[TensorDef] = field(default_factory=list)
+
+
+@dataclass
+class FileSummary:
+    """Everything the engine keeps of one file once its tree is gone."""
+
+    path: str
+    module: str
+    imports: dict[str, str] = field(default_factory=dict)
+    classes: list[ClassSummary] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # from the single-file rules
+    noqa: dict[int, list[str]] = field(default_factory=dict)  # line -> codes ([] = all)
+    skip_file: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """A dict of plain JSON types."""
+        data = asdict(self)
+        data["noqa"] = {str(k): v for k, v in self.noqa.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileSummary:
+        """The inverse of ``to_json``."""
+        classes = [
+            ClassSummary(
+                name=c["name"],
+                line=c["line"],
+                col=c["col"],
+                bases=c["bases"],
+                methods={k: MethodFacts(**v) for k, v in c["methods"].items()},
+                tensors=[TensorDef(**t) for t in c["tensors"]],
+            )
+            for c in data["classes"]
+        ]
+        return cls(
+            path=data["path"],
+            module=data["module"],
+            imports=data["imports"],
+            classes=classes,
+            findings=[Finding(**f) for f in data["findings"]],
+            noqa={int(k): v for k, v in data["noqa"].items()},
+            skip_file=data["skip_file"],
+        )

@@ -1,0 +1,1 @@
+"""pytest plugin for initlint (see docs/pytest-plugin.md)."""
