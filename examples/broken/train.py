@@ -1,0 +1,20 @@
+"""Fine-tune TinyGPT with Fabric. The optimizer is created before set-up: INI003."""
+
+import torch
+import lightning as L
+
+from tinygpt.model import TinyGPT
+
+
+def main() -> None:
+    fabric = L.Fabric(accelerator="cpu", devices=1)
+    with fabric.init_module(empty_init=True):
+        model = TinyGPT()
+    model.load_state_dict(torch.load("checkpoint.pt"))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    model = fabric.setup(model)
+    optimizer = fabric.setup_optimizers(optimizer)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,487 @@
+"""The tracker behind ``verified_empty_init``: which tensors were written since empty init.
+
+Life of a tracker:
+
+1. *building* (inside the context): global registration hooks note every module that registers a
+   parameter, buffer or submodule, and which parameters were registered under several names (ties);
+2. *armed* (from leaving the context until ``check()``): a passive ``TorchFunctionMode`` watches
+   writes (in-place ops, ``nn.init.*``, writes through ``.data``, ``p.data = ...``) and fresh
+   allocations (``to_empty``); registration hooks see parameters replaced (``assign=True``); a forward
+   pre-hook on each root runs ``check()`` once;
+3. *checked*: everything is removed; the report stays.
+
+The tracker keeps only weak references to modules and tensors and never copies a weight.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import warnings
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.modules import module as _module
+from torch.overrides import TorchFunctionMode
+
+from initlint.runtime.report import (
+    InitReport,
+    Status,
+    TensorRecord,
+    UninitializedWeightsError,
+    UninitializedWeightsWarning,
+)
+
+__all__ = ["Tracker"]
+
+_VALUE_PRESERVING = frozenset({"to", "_to_copy", "half", "float", "double", "bfloat16", "cpu", "cuda", "type"})
+_FRESH = frozenset({"empty_like"})
+_WRITES = frozenset({"__setitem__", "copy_", "set_", "index_put_", "masked_fill_", "scatter_"})
+
+
+def _storage_ptr(tensor: Any) -> int:
+    """The address of a tensor's storage (of its local shard for a DTensor); 0 when it has none."""
+    local = getattr(tensor, "_local_tensor", tensor)
+    try:
+        if local.is_meta:
+            return 0
+        return local.untyped_storage().data_ptr()
+    except Exception:  # tensors without storage (functional wrappers, sparse)
+        return 0
+
+
+def _local(tensor: torch.Tensor) -> torch.Tensor:
+    return getattr(tensor, "_local_tensor", tensor)
+
+
+def remove_mode(mode: TorchFunctionMode) -> None:
+    """Take ``mode`` off the torch-function mode stack, wherever it is, keeping the others' order."""
+    above = []
+    found = False
+    while torch._C._len_torch_function_stack() > 0:
+        top = torch._C._pop_torch_function_stack()
+        if top is mode:
+            found = True
+            break
+        above.append(top)
+    for other in reversed(above):
+        torch._C._push_on_torch_function_stack(other)
+    if not found:  # pragma: no cover - entered on another thread
+        return
+
+
+class _Slot:
+    """One tensor object as it was when the context was left (several names when tied)."""
+
+    __slots__ = ("names", "kind", "owners", "ref", "version", "written", "fresh", "module_type", "ignored")
+
+    def __init__(self, names: list[str], kind: str, tensor: torch.Tensor, owners: list[tuple[Any, str]]) -> None:
+        self.names = names
+        self.kind = kind
+        self.owners = owners  # (weakref to module, attribute name) per name
+        self.ref = weakref.ref(tensor)
+        self.version = _version(tensor)
+        self.written = False
+        self.fresh = False
+        self.module_type = ""
+        self.ignored = False
+
+    def current(self, index: int = 0) -> torch.Tensor | None:
+        module_ref, attr = self.owners[index]
+        module = module_ref()
+        if module is None:
+            return None
+        store = module._parameters if self.kind == "parameter" else module._buffers
+        return store.get(attr)
+
+
+def _version(tensor: torch.Tensor) -> int:
+    try:
+        return tensor._version
+    except Exception:
+        return -1
+
+
+class _WriteObserver(TorchFunctionMode):
+    """Passive: calls every function unchanged and tells the tracker what it wrote."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        super().__init__()
+        self.tracker = weakref.ref(tracker)
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        tracker = self.tracker()
+        if tracker is not None and (args or kwargs):
+            tracker._observe(func, args, kwargs, result)
+        return result
+
+
+class Tracker:
+    """Tracks the parameters and buffers of modules built under ``verified_empty_init``.
+
+    Get one from ``with verified_empty_init(...) as tracker``; see that function for the arguments.
+    """
+
+    def __init__(
+        self,
+        strict: bool = True,
+        ignore: Iterable[str] = (),
+        poison: bool = False,
+        check_on_forward: bool = True,
+    ) -> None:
+        self.strict = strict
+        self.poison = poison
+        self.check_on_forward = check_on_forward
+        self._ignore = list(ignore)
+        self._seen: dict[int, Any] = {}  # id(module) -> weakref, in creation order
+        self._has_parent: set[int] = set()
+        self._registrations: dict[int, list[tuple[Any, str]]] = {}  # id(param) -> owners, for ties
+        self._roots: list[Any] = []
+        self._slots: list[_Slot] = []
+        self._by_ptr: dict[int, _Slot] = {}
+        self._by_id: dict[int, tuple[Any, _Slot]] = {}
+        self._by_owner: dict[tuple[int, str], _Slot] = {}
+        self._ties: list[list[str]] = []
+        self._handles: list[Any] = []
+        self._observer: _WriteObserver | None = None
+        self._phase = "new"
+        self._report: InitReport | None = None
+
+    # -- building --------------------------------------------------------------------------
+    def _start(self) -> None:
+        self._phase = "building"
+        self._handles = [
+            _module.register_module_parameter_registration_hook(self._on_parameter),
+            _module.register_module_buffer_registration_hook(self._on_buffer),
+            _module.register_module_module_registration_hook(self._on_submodule),
+        ]
+
+    def _note(self, module: nn.Module) -> None:
+        if id(module) not in self._seen:
+            self._seen[id(module)] = weakref.ref(module)
+
+    def _on_parameter(self, module: nn.Module, name: str, param: Any) -> None:
+        if self._phase == "building":
+            self._note(module)
+            if param is not None:
+                self._registrations.setdefault(id(param), []).append((weakref.ref(module), name))
+        elif self._phase == "armed":
+            self._replaced(module, name, param)
+
+    def _on_buffer(self, module: nn.Module, name: str, buffer: Any) -> None:
+        if self._phase == "building":
+            self._note(module)
+        elif self._phase == "armed":
+            self._replaced(module, name, buffer)
+
+    def _on_submodule(self, module: nn.Module, name: str, submodule: Any) -> None:
+        if self._phase == "building" and submodule is not None:
+            self._note(module)
+            self._has_parent.add(id(submodule))
+
+    def _abort(self) -> None:
+        """The context failed: stop everything, track nothing."""
+        self._disarm()
+        self._phase = "checked"
+        self._report = InitReport()
+
+    def _finish_building(self) -> None:
+        """Leave the context: find the roots, snapshot their tensors, poison, arm."""
+        self._roots = [
+            ref for key, ref in self._seen.items() if key not in self._has_parent and ref() is not None
+        ]
+        prefixes: dict[int, str] = {}
+        for root_ref in self._roots:
+            root = root_ref()
+            for prefix, module in root.named_modules(remove_duplicate=False):
+                prefixes.setdefault(id(module), prefix)
+                for kind, store in (("parameter", module._parameters), ("buffer", module._buffers)):
+                    for attr, tensor in store.items():
+                        if tensor is not None:
+                            self._add(prefix, module, attr, kind, tensor)
+        self._ties = self._tie_groups(prefixes)
+        for slot in self._slots:
+            slot.ignored = self._is_ignored(slot)
+        if self.poison:
+            for slot in self._slots:
+                tensor = slot.ref()
+                if tensor is not None and not slot.ignored:
+                    _poison(tensor)
+                    slot.version = _version(tensor)
+        self._arm()
+
+    def _add(self, prefix: str, module: nn.Module, attr: str, kind: str, tensor: torch.Tensor) -> None:
+        name = f"{prefix}.{attr}" if prefix else attr
+        entry = self._by_id.get(id(tensor))
+        if entry is not None:  # tied: one tensor, several names
+            slot = entry[1]
+            slot.names.append(name)
+            slot.owners.append((weakref.ref(module), attr))
+        else:
+            slot = _Slot([name], kind, tensor, [(weakref.ref(module), attr)])
+            slot.module_type = type(module).__name__
+            self._slots.append(slot)
+            self._by_id[id(tensor)] = (weakref.ref(tensor), slot)
+            ptr = _storage_ptr(tensor)
+            if ptr:
+                self._by_ptr[ptr] = slot
+        self._by_owner[(id(module), attr)] = slot
+
+    def _tie_groups(self, prefixes: dict[int, str]) -> list[list[str]]:
+        groups = []
+        for owners in self._registrations.values():
+            names = []
+            for module_ref, attr in owners:
+                module = module_ref()
+                if module is not None and id(module) in prefixes:
+                    prefix = prefixes[id(module)]
+                    names.append(f"{prefix}.{attr}" if prefix else attr)
+            if len(set(names)) > 1:
+                groups.append(sorted(set(names)))
+        self._registrations.clear()
+        return groups
+
+    def _is_ignored(self, slot: _Slot) -> bool:
+        for (module_ref, attr), name in zip(slot.owners, slot.names):
+            module = module_ref()
+            if attr in getattr(module, "__initlint_computed__", ()):
+                return True
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._ignore):
+                return True
+        return False
+
+    # -- armed -----------------------------------------------------------------------------
+    def _arm(self) -> None:
+        self._phase = "armed"
+        self._observer = _WriteObserver(self)
+        self._observer.__enter__()
+        if self.check_on_forward:
+            for root_ref in self._roots:
+                self._handles.append(root_ref().register_forward_pre_hook(_forward_check(self)))
+
+    def _disarm(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        if self._observer is not None:
+            remove_mode(self._observer)
+            self._observer = None
+
+    def _slot_of(self, tensor: Any) -> _Slot | None:
+        if not isinstance(tensor, torch.Tensor):
+            return None
+        entry = self._by_id.get(id(tensor))
+        if entry is not None and entry[0]() is tensor:
+            return entry[1]
+        ptr = _storage_ptr(tensor)
+        return self._by_ptr.get(ptr) if ptr else None
+
+    def _remember(self, tensor: torch.Tensor, slot: _Slot) -> None:
+        self._by_id[id(tensor)] = (weakref.ref(tensor), slot)
+        ptr = _storage_ptr(tensor)
+        if ptr:
+            self._by_ptr[ptr] = slot
+
+    def _observe(self, func: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        name = getattr(func, "__name__", "")
+        if name == "__get__":
+            return
+        if name == "__set__" and len(args) == 2:  # p.data = value
+            slot = self._slot_of(args[0])
+            if slot is not None and isinstance(args[1], torch.Tensor):
+                source = self._slot_of(args[1])
+                if source is not slot:
+                    slot.written, slot.fresh = True, False
+                self._remember(args[1], slot)
+            return
+        target = kwargs.get("tensor", args[0] if args else None)
+        slot = self._slot_of(target)
+        if slot is None:
+            return
+        if name in _FRESH and isinstance(result, torch.Tensor):
+            slot.written, slot.fresh = False, True
+            self._remember(result, slot)
+            if self.poison and not slot.ignored:
+                _poison(result)
+        elif name in _VALUE_PRESERVING and isinstance(result, torch.Tensor):
+            self._remember(result, slot)
+        elif name in _WRITES or (name.endswith("_") and not name.startswith("_")):
+            slot.written, slot.fresh = True, False
+
+    def _replaced(self, module: nn.Module, attr: str, tensor: Any) -> None:
+        """A registration hook: a tracked attribute got a new tensor (``assign=True``, setattr)."""
+        slot = self._by_owner.get((id(module), attr))
+        if slot is None or not isinstance(tensor, torch.Tensor):
+            return
+        slot.written, slot.fresh = not tensor.is_meta, False
+        self._remember(tensor, slot)
+
+    # -- verdict ---------------------------------------------------------------------------
+    def mark_initialized(self, *patterns: str) -> None:
+        """Treat tensors whose dotted names match ``patterns`` (globs) as intentionally initialized."""
+        self._ignore += patterns
+        for slot in self._slots:
+            slot.ignored = self._is_ignored(slot)
+
+    def report(self, value_scan: bool = True) -> InitReport:
+        """The state of every tracked tensor now (``value_scan``: look for NaN/inf values)."""
+        if self._report is not None:
+            return self._report
+        records = [self._record(slot, value_scan) for slot in self._slots]
+        records = [r for r in records if r is not None] + self._broken_ties()
+        report = InitReport(records)
+        _aggregate(report)
+        return report
+
+    def check(self, value_scan: bool = True) -> InitReport:
+        """Give the verdict once: raise (strict) or warn, and stop tracking.
+
+        Raises:
+            UninitializedWeightsError: in strict mode, when a tensor was never written, holds NaN/inf,
+                or is still on the meta device. Meta tensors raise in both modes.
+        """
+        report = self.report(value_scan)
+        self._disarm()
+        self._phase = "checked"
+        self._report = report
+        if report.ok:
+            return report
+        on_meta = any(r.status == Status.ON_META for r in report.failures)
+        if self.strict or on_meta:
+            raise UninitializedWeightsError(report.format(), report)
+        warnings.warn(report.format(), UninitializedWeightsWarning, stacklevel=2)
+        return report
+
+    def close(self) -> None:
+        """Stop tracking without a verdict."""
+        self._disarm()
+        self._phase = "checked"
+
+    def _record(self, slot: _Slot, value_scan: bool) -> TensorRecord | None:
+        tensor = slot.current()
+        if tensor is None:
+            return None
+        status = self._status(slot, tensor)
+        unwritten = 0
+        if status == Status.WRITTEN and not slot.ignored and tensor.dtype != torch.bool:
+            if self.poison:
+                unwritten = _count_poison(tensor)
+                if unwritten:
+                    status = Status.NEVER_WRITTEN if unwritten == tensor.numel() else Status.PARTLY_WRITTEN
+            if status == Status.WRITTEN and value_scan and tensor.is_floating_point():
+                unwritten = _count_non_finite(tensor)
+                if unwritten:
+                    status = Status.NON_FINITE
+        return TensorRecord(
+            name=slot.names[0],
+            kind=slot.kind,
+            shape=tuple(tensor.shape),
+            dtype=str(tensor.dtype),
+            numel=tensor.numel(),
+            status=status,
+            aliases=tuple(slot.names[1:]),
+            unwritten=unwritten,
+            module_type=slot.module_type,
+        )
+
+    def _status(self, slot: _Slot, tensor: torch.Tensor) -> str:
+        if tensor.is_meta:
+            return Status.ON_META
+        if slot.ignored:
+            return Status.IGNORED
+        if slot.fresh:
+            return Status.NEVER_WRITTEN
+        if slot.written:
+            return Status.WRITTEN
+        if tensor is slot.ref() and _version(tensor) != slot.version:
+            return Status.WRITTEN  # written where the observer could not see (another thread)
+        return Status.NEVER_WRITTEN
+
+    def _broken_ties(self) -> list[TensorRecord]:
+        records = []
+        for names in self._ties:
+            current = {}
+            for name in names:
+                slot = next((s for s in self._slots if name in s.names), None)
+                if slot is None:
+                    continue
+                tensor = slot.current(slot.names.index(name))
+                if tensor is not None:
+                    current[name] = tensor
+            ptrs = {_storage_ptr(t) or id(t) for t in current.values()}
+            if len(ptrs) > 1:
+                first, *others = sorted(current)
+                tensor = current[first]
+                records.append(
+                    TensorRecord(
+                        name=first,
+                        kind="parameter",
+                        shape=tuple(tensor.shape),
+                        dtype=str(tensor.dtype),
+                        numel=tensor.numel(),
+                        status=Status.TIE_BROKEN,
+                        detail=", ".join(others),
+                        module_type="tied weights",
+                    )
+                )
+        return records
+
+
+def _forward_check(tracker: Tracker) -> Any:
+    """A forward pre-hook that runs ``check()`` once, then removes itself (and the others)."""
+    ref = weakref.ref(tracker)
+
+    def hook(module: nn.Module, args: Any) -> None:
+        live = ref()
+        if live is not None and live._phase == "armed":
+            live.check()
+
+    disable = getattr(getattr(torch, "_dynamo", None), "disable", None)
+    return disable(hook) if disable is not None else hook
+
+
+@torch.no_grad()
+def _poison(tensor: torch.Tensor) -> None:
+    local = _local(tensor)
+    if local.is_meta or local.dtype == torch.bool:
+        return
+    if local.is_floating_point() or local.is_complex():
+        local.fill_(math.nan)
+    else:
+        local.fill_(torch.iinfo(local.dtype).max)
+
+
+@torch.no_grad()
+def _count_poison(tensor: torch.Tensor) -> int:
+    local = _local(tensor)
+    if local.is_floating_point() or local.is_complex():
+        return int(torch.isnan(local).sum())
+    return int((local == torch.iinfo(local.dtype).max).sum())
+
+
+@torch.no_grad()
+def _count_non_finite(tensor: torch.Tensor) -> int:
+    """Cheap pre-check (one reduction); the exact count only where it fires."""
+    local = _local(tensor)
+    if local.numel() == 0:
+        return 0
+    if bool(torch.isfinite(local.sum())):  # overflow to inf only sends us to the exact count
+        return 0
+    return int((~torch.isfinite(local)).sum())
+
+
+def _aggregate(report: InitReport) -> None:
+    """Under torch.distributed, sum the counts of every rank (a collective: all ranks call it)."""
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    counts = torch.tensor(report.counts(), dtype=torch.float64, device=device)
+    dist.all_reduce(counts)
+    report.rank = dist.get_rank()
+    report.global_counts = tuple(int(c) for c in counts.tolist())  # type: ignore[assignment]
