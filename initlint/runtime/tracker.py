@@ -40,6 +40,8 @@ __all__ = ["Tracker"]
 _VALUE_PRESERVING = frozenset({"to", "_to_copy", "half", "float", "double", "bfloat16", "cpu", "cuda", "type"})
 _FRESH = frozenset({"empty_like"})
 _WRITES = frozenset({"__setitem__", "copy_", "set_", "index_put_", "masked_fill_", "scatter_"})
+# In-place by name, but they change no value.
+_NOT_WRITES = frozenset({"requires_grad_", "share_memory_", "detach_", "retain_grad", "rename_", "record_stream"})
 
 
 def _storage_ptr(tensor: Any) -> int:
@@ -50,6 +52,15 @@ def _storage_ptr(tensor: Any) -> int:
             return 0
         return local.untyped_storage().data_ptr()
     except Exception:  # tensors without storage (functional wrappers, sparse)
+        return 0
+
+
+def _address(tensor: Any) -> int:
+    """The address of a tensor's first element (of its local shard for a DTensor); 0 without one."""
+    local = getattr(tensor, "_local_tensor", tensor)
+    try:
+        return 0 if local.is_meta else local.data_ptr()
+    except Exception:
         return 0
 
 
@@ -76,13 +87,13 @@ def remove_mode(mode: TorchFunctionMode) -> None:
 class _Slot:
     """One tensor object as it was when the context was left (several names when tied)."""
 
-    __slots__ = ("names", "kind", "owners", "ref", "version", "written", "fresh", "module_type", "ignored")
+    __slots__ = ("names", "kind", "owners", "tensor_id", "version", "written", "fresh", "module_type", "ignored")
 
     def __init__(self, names: list[str], kind: str, tensor: torch.Tensor, owners: list[tuple[Any, str]]) -> None:
         self.names = names
         self.kind = kind
         self.owners = owners  # (weakref to module, attribute name) per name
-        self.ref = weakref.ref(tensor)
+        self.tensor_id = id(tensor)  # never a weakref: swap_tensors (FSDP2's to_empty) refuses those
         self.version = _version(tensor)
         self.written = False
         self.fresh = False
@@ -114,11 +125,25 @@ class _WriteObserver(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
-        result = func(*args, **kwargs)
         tracker = self.tracker()
+        if tracker is not None and _is_data_assignment(func, args):
+            source = tracker._slot_of(args[1])  # before the assignment makes them share memory
+            result = func(*args, **kwargs)
+            tracker._data_assigned(args[0], args[1], source)
+            return result
+        result = func(*args, **kwargs)
         if tracker is not None and (args or kwargs):
             tracker._observe(func, args, kwargs, result)
         return result
+
+
+def _is_data_assignment(func: Any, args: tuple) -> bool:
+    """``p.data = value`` reaches a mode as the ``data`` descriptor's ``__set__``."""
+    return (
+        getattr(func, "__name__", "") == "__set__"
+        and len(args) == 2
+        and getattr(getattr(func, "__self__", None), "__name__", "") == "data"
+    )
 
 
 class Tracker:
@@ -140,12 +165,14 @@ class Tracker:
         self._ignore = list(ignore)
         self._seen: dict[int, Any] = {}  # id(module) -> weakref, in creation order
         self._has_parent: set[int] = set()
-        self._registrations: dict[int, list[tuple[Any, str]]] = {}  # id(param) -> owners, for ties
+        self._registrations: dict[int, tuple[Any, list[tuple[Any, str]]]] = {}  # for ties
         self._roots: list[Any] = []
+        self._pending: tuple[Any, str] | None = None
         self._slots: list[_Slot] = []
-        self._by_ptr: dict[int, _Slot] = {}
-        self._by_id: dict[int, tuple[Any, _Slot]] = {}
+        self._by_storage: dict[int, list[tuple[int, int, _Slot]]] = {}  # storage -> (start, end, slot)
+        self._by_id: dict[int, tuple[int, _Slot]] = {}  # id(tensor) -> (its storage address, slot)
         self._by_owner: dict[tuple[int, str], _Slot] = {}
+        self._unknown: dict[int, int] = {}  # id -> storage address of tensors known not to be tracked
         self._ties: list[list[str]] = []
         self._handles: list[Any] = []
         self._observer: _WriteObserver | None = None
@@ -168,10 +195,36 @@ class Tracker:
     def _on_parameter(self, module: nn.Module, name: str, param: Any) -> None:
         if self._phase == "building":
             self._note(module)
+            self._settle()
             if param is not None:
-                self._registrations.setdefault(id(param), []).append((weakref.ref(module), name))
+                self._index_tie(param, module, name)
+                self._pending = (weakref.ref(module), name)
         elif self._phase == "armed":
             self._replaced(module, name, param)
+
+    def _settle(self) -> None:
+        """Index the parameter the last registration left in place.
+
+        Contexts like accelerate's ``init_empty_weights`` swap the registered parameter for another
+        right after registering it; a tie made later shares the swapped one.
+        """
+        if self._pending is None:
+            return
+        module_ref, name = self._pending
+        self._pending = None
+        module = module_ref()
+        param = module._parameters.get(name) if module is not None else None
+        if param is not None:
+            self._index_tie(param, module, name)
+
+    def _index_tie(self, param: Any, module: nn.Module, name: str) -> None:
+        ref, owners = self._registrations.get(id(param), (None, []))
+        if ref is None or ref() is not param:  # a new object that reuses a dead one's id
+            ref, owners = weakref.ref(param), []
+            self._registrations[id(param)] = (ref, owners)
+        owner = (weakref.ref(module), name)
+        if all(o[0]() is not module or o[1] != name for o in owners):
+            owners.append(owner)
 
     def _on_buffer(self, module: nn.Module, name: str, buffer: Any) -> None:
         if self._phase == "building":
@@ -192,6 +245,7 @@ class Tracker:
 
     def _finish_building(self) -> None:
         """Leave the context: find the roots, snapshot their tensors, poison, arm."""
+        self._settle()
         self._roots = [
             ref for key, ref in self._seen.items() if key not in self._has_parent and ref() is not None
         ]
@@ -209,7 +263,7 @@ class Tracker:
             slot.ignored = self._is_ignored(slot)
         if self.poison:
             for slot in self._slots:
-                tensor = slot.ref()
+                tensor = slot.current()
                 if tensor is not None and not slot.ignored:
                     _poison(tensor)
                     slot.version = _version(tensor)
@@ -218,7 +272,7 @@ class Tracker:
     def _add(self, prefix: str, module: nn.Module, attr: str, kind: str, tensor: torch.Tensor) -> None:
         name = f"{prefix}.{attr}" if prefix else attr
         entry = self._by_id.get(id(tensor))
-        if entry is not None:  # tied: one tensor, several names
+        if entry is not None and entry[1].tensor_id == id(tensor):  # tied: one tensor, several names
             slot = entry[1]
             slot.names.append(name)
             slot.owners.append((weakref.ref(module), attr))
@@ -226,15 +280,12 @@ class Tracker:
             slot = _Slot([name], kind, tensor, [(weakref.ref(module), attr)])
             slot.module_type = type(module).__name__
             self._slots.append(slot)
-            self._by_id[id(tensor)] = (weakref.ref(tensor), slot)
-            ptr = _storage_ptr(tensor)
-            if ptr:
-                self._by_ptr[ptr] = slot
+            self._remember(tensor, slot)
         self._by_owner[(id(module), attr)] = slot
 
     def _tie_groups(self, prefixes: dict[int, str]) -> list[list[str]]:
         groups = []
-        for owners in self._registrations.values():
+        for _, owners in self._registrations.values():
             names = []
             for module_ref, attr in owners:
                 module = module_ref()
@@ -272,35 +323,61 @@ class Tracker:
             remove_mode(self._observer)
             self._observer = None
 
-    def _slot_of(self, tensor: Any) -> _Slot | None:
+    def _slot_of(self, tensor: Any, resync: bool = False) -> _Slot | None:
+        """The slot a tensor (or an alias of its storage) belongs to.
+
+        With ``resync``, a miss re-reads every tracked attribute once, to catch parameters swapped
+        without a hook (``fully_shard`` replaces them with DTensors); objects still unknown after
+        that are remembered so the next miss on them costs nothing.
+        """
         if not isinstance(tensor, torch.Tensor):
             return None
-        entry = self._by_id.get(id(tensor))
-        if entry is not None and entry[0]() is tensor:
-            return entry[1]
         ptr = _storage_ptr(tensor)
-        return self._by_ptr.get(ptr) if ptr else None
+        entry = self._by_id.get(id(tensor))
+        if entry is not None and entry[0] == ptr:  # the address guards against a reused id
+            return entry[1]
+        slot = self._by_memory(tensor, ptr)
+        if slot is not None or not resync or self._unknown.get(id(tensor), -1) == ptr:
+            return slot
+        for candidate in self._slots:
+            for index in range(len(candidate.owners)):
+                current = candidate.current(index)
+                if current is not None:
+                    self._remember(current, candidate)
+        entry = self._by_id.get(id(tensor))
+        if entry is not None and entry[0] == ptr:
+            return entry[1]
+        self._unknown[id(tensor)] = ptr
+        return None
 
     def _remember(self, tensor: torch.Tensor, slot: _Slot) -> None:
-        self._by_id[id(tensor)] = (weakref.ref(tensor), slot)
         ptr = _storage_ptr(tensor)
+        self._by_id[id(tensor)] = (ptr, slot)
+        self._unknown.pop(id(tensor), None)
         if ptr:
-            self._by_ptr[ptr] = slot
+            start = _address(tensor)
+            end = start + tensor.numel() * tensor.element_size()
+            spans = self._by_storage.setdefault(ptr, [])
+            spans[:] = [span for span in spans if span[1] <= start or span[0] >= end]
+            spans.append((start, end, slot))
+
+    def _by_memory(self, tensor: torch.Tensor, ptr: int) -> _Slot | None:
+        """The slot whose memory holds the first element of ``tensor`` (a view or ``.data`` alias)."""
+        if not ptr:
+            return None
+        address = _address(tensor)
+        for start, end, slot in self._by_storage.get(ptr, ()):
+            if start <= address < end or (start == end == address):
+                return slot
+        return None
 
     def _observe(self, func: Any, args: tuple, kwargs: dict, result: Any) -> None:
         name = getattr(func, "__name__", "")
-        if name == "__get__":
+        if name in ("__get__", "__set__"):
             return
-        if name == "__set__" and len(args) == 2:  # p.data = value
-            slot = self._slot_of(args[0])
-            if slot is not None and isinstance(args[1], torch.Tensor):
-                source = self._slot_of(args[1])
-                if source is not slot:
-                    slot.written, slot.fresh = True, False
-                self._remember(args[1], slot)
-            return
+        is_write = name in _WRITES or (name.endswith("_") and not name.startswith("_") and name not in _NOT_WRITES)
         target = kwargs.get("tensor", args[0] if args else None)
-        slot = self._slot_of(target)
+        slot = self._slot_of(target, resync=is_write or name in _FRESH)
         if slot is None:
             return
         if name in _FRESH and isinstance(result, torch.Tensor):
@@ -310,8 +387,17 @@ class Tracker:
                 _poison(result)
         elif name in _VALUE_PRESERVING and isinstance(result, torch.Tensor):
             self._remember(result, slot)
-        elif name in _WRITES or (name.endswith("_") and not name.startswith("_")):
+        elif is_write:
             slot.written, slot.fresh = True, False
+
+    def _data_assigned(self, target: Any, value: Any, source: _Slot | None) -> None:
+        """``p.data = value``: a write, unless ``value`` came from ``p`` itself (``.to()``, ``.half()``)."""
+        slot = self._slot_of(target, resync=True)
+        if slot is None or not isinstance(value, torch.Tensor):
+            return
+        if source is not slot:
+            slot.written, slot.fresh = True, False
+        self._remember(value, slot)
 
     def _replaced(self, module: nn.Module, attr: str, tensor: Any) -> None:
         """A registration hook: a tracked attribute got a new tensor (``assign=True``, setattr)."""
@@ -398,7 +484,7 @@ class Tracker:
             return Status.NEVER_WRITTEN
         if slot.written:
             return Status.WRITTEN
-        if tensor is slot.ref() and _version(tensor) != slot.version:
+        if id(tensor) == slot.tensor_id and _version(tensor) != slot.version:
             return Status.WRITTEN  # written where the observer could not see (another thread)
         return Status.NEVER_WRITTEN
 
