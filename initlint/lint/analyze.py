@@ -69,7 +69,7 @@ def analyze_source(
         tree = cst.parse_module(text)
         _fill(summary, tree, ImportTable(module, is_package), extra_optimizers)
     except cst.ParserSyntaxError as exc:
-        message = " ".join(exc.message.split())
+        message = re.sub(r"^parser error: error at \d+:\d+: ", "", " ".join(exc.message.split()))
         return _error(path, module, exc.raw_line, exc.raw_column + 1, f"could not be parsed: {message}")
     except RecursionError:
         return _error(path, module, 1, 1, "is nested too deeply to be parsed")

@@ -85,15 +85,37 @@ def _summarize_class(node: cst.ClassDef, name: str, table: ImportTable) -> Class
     )
     if not isinstance(node.body, cst.IndentedBlock):
         return summary
+    created: dict[str, list[TensorDef]] = {}
     for statement in node.body.body:
         if isinstance(statement, cst.FunctionDef):
             scanner = _MethodScanner(_self_name(statement), table, _argument_names(statement))
             statement.body.visit(scanner)
             summary.methods[statement.name.value] = scanner.facts
-            for tensor in scanner.tensors:
-                if all(t.name != tensor.name for t in summary.tensors):
-                    summary.tensors.append(tensor)
+            created[statement.name.value] = scanner.tensors
+    for method in _built_by_init(summary):
+        for tensor in created.get(method, ()):
+            if all(t.name != tensor.name for t in summary.tensors):
+                summary.tensors.append(tensor)
     return summary
+
+
+def _built_by_init(summary: ClassSummary) -> list[str]:
+    """The methods that run when the module is built: ``__init__`` and what it calls on ``self``.
+
+    Tensors a method registers lazily later (a cache filled in ``forward``) are created on the
+    materialized device, so they are no concern of empty init. A class without ``__init__`` may be
+    built by a base that calls any of its methods: all of them count.
+    """
+    if "__init__" not in summary.methods:
+        return list(summary.methods)
+    reached, work = [], ["__init__"]
+    while work:
+        method = work.pop()
+        if method in reached or method not in summary.methods:
+            continue
+        reached.append(method)
+        work += summary.methods[method].self_calls
+    return reached
 
 
 def _base_name(node: cst.BaseExpression, table: ImportTable) -> str | None:
@@ -161,6 +183,16 @@ class _MethodScanner(cst.CSTVisitor):
     def _is_argument(self, node: cst.BaseExpression) -> bool:
         return isinstance(node, cst.Name) and node.value in self.arguments
 
+    def _is_empty(self, node: cst.BaseExpression) -> bool:
+        """``torch.empty(0)``, ``torch.zeros(0)``, ``torch.tensor([])``: tensors without elements."""
+        if not isinstance(node, cst.Call) or not node.args:
+            return False
+        factory = self.table.qualify(node.func)
+        first = node.args[0].value
+        if factory in ("torch.empty", "torch.zeros", "torch.ones"):
+            return isinstance(first, cst.Integer) and first.value == "0"
+        return factory == "torch.tensor" and isinstance(first, cst.List) and not first.elements
+
     def _write(self, name: str | None) -> None:
         if name is not None and name not in self.facts.writes:
             self.facts.writes.append(name)
@@ -175,7 +207,7 @@ class _MethodScanner(cst.CSTVisitor):
         if not isinstance(value, cst.Call):
             return None
         name = self.table.qualify(value.func)
-        if value.args and self._is_argument(value.args[0].value):
+        if value.args and (self._is_argument(value.args[0].value) or self._is_empty(value.args[0].value)):
             return None
         if name in known.PARAMETER_CONSTRUCTORS:
             return "parameter"
@@ -200,7 +232,11 @@ class _MethodScanner(cst.CSTVisitor):
     # -- visitors --------------------------------------------------------------------------
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
-            self._assigned(target.target, node.value)
+            if isinstance(target.target, (cst.Tuple, cst.List)):  # self.cos, self.sin = ...
+                for element in target.target.elements:
+                    self._write(self._root(element.value))
+            else:
+                self._assigned(target.target, node.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
@@ -259,6 +295,8 @@ class _MethodScanner(cst.CSTVisitor):
     def _registered(self, node: cst.Call, kind: str) -> None:
         args = node.args
         if len(args) < 2 or _is_none(args[1].value) or self._is_argument(args[1].value):
+            return
+        if self._is_empty(args[1].value):  # a zero-element anchor holds nothing to initialize
             return
         name = _literal_string(args[0].value) or f"<{source_of(args[0].value)}>"
         persistent = True

@@ -109,13 +109,14 @@ class InitReport:
         )
 
     def summary(self) -> str:
-        """One line: how many tensors and elements were never written."""
+        """One line: "3 of 148 tensors (1.2M of 124M elements) were never written"."""
         failed, total, failed_elements, elements = self.global_counts or self.counts()
         where = " across all ranks" if self.global_counts is not None else ""
-        return (
-            f"{failed} of {total} tensors ({_human(failed_elements)} of {_human(elements)} elements) "
-            f"were never written, or hold NaN/inf or meta values{where}"
-        )
+        statuses = {r.status for r in self.failures}
+        what = _SUMMARY_VERB.get(statuses.pop(), "failed") if len(statuses) == 1 else "failed verification"
+        if not failed:
+            what = "failed verification"
+        return f"{failed} of {total} tensors ({_human(failed_elements)} of {_human(elements)} elements) {what}{where}"
 
     def format(self, limit: int = 50) -> str:
         """The message users read: failures grouped by module, the summary, the likely cause."""
@@ -140,6 +141,15 @@ class InitReport:
 
     def __str__(self) -> str:
         return self.format()
+
+
+_SUMMARY_VERB = {
+    Status.NEVER_WRITTEN: "were never written by a load or a reset",
+    Status.PARTLY_WRITTEN: "were only partly written",
+    Status.NON_FINITE: "hold NaN/inf values",
+    Status.ON_META: "are still on the meta device",
+    Status.TIE_BROKEN: "lost a weight tie",
+}
 
 
 def _describe(record: TensorRecord) -> str:

@@ -95,6 +95,16 @@ def build(model: torch.nn.Module) -> torch.optim.Optimizer:
         ),
         Valid(
             """\
+import lightning as L
+
+fabric = L.Fabric(accelerator="cpu")
+model = MyLightningModule()
+optimizer = model.configure_optimizers()
+model, optimizer = fabric.setup(model, optimizer)
+"""
+        ),
+        Valid(
+            """\
 import torch
 import lightning as L
 
@@ -175,6 +185,19 @@ model = FSDP(model)
 """,
             line=5,
             mentions=("`FSDP(model)`",),
+        ),
+        Invalid(
+            """\
+from torch.distributed.fsdp import fully_shard
+
+def train(model, cfg):
+    optimizer = build_optimizer(model, cfg.lr)  # a helper that wraps torch.optim
+    for block in model.blocks:
+        fully_shard(block)
+    fully_shard(model)
+""",
+            line=4,
+            mentions=("`optimizer`", "`fully_shard(model)`"),
         ),
     )
 
@@ -300,10 +323,26 @@ class _Scan:
         if not isinstance(value, cst.Call):
             return None
         if not known.is_optimizer(self.context.imports.qualify(value.func), self.context.extra_optimizers):
-            return None
+            return self._optimizer_factory_model(value)
         params = [a.value for a in value.args if a.keyword is None][:1]
         params += [a.value for a in value.args if a.keyword is not None and a.keyword.value == "params"]
         return self._params_model(params[0]) if params else None
+
+    def _optimizer_factory_model(self, call: cst.Call) -> str | None:
+        """``model.configure_optimizers()``, ``build_optimizer(model, cfg)``: the model they take."""
+        func = call.func
+        callee = func.attr.value if isinstance(func, cst.Attribute) else dotted(func) or ""
+        if "optim" not in callee.lower() or callee.endswith("setup_optimizers"):
+            return None
+        if isinstance(func, cst.Attribute) and _model_root(func.value) not in (None, "self", "torch", "optim"):
+            return _model_root(func.value)
+        for arg in call.args:
+            model = self._params_model(arg.value) or (
+                _model_root(arg.value) if isinstance(arg.value, (cst.Name, cst.Attribute)) else None
+            )
+            if model is not None:
+                return model
+        return None
 
     def _params_model(self, expr: cst.BaseExpression) -> str | None:
         """The model whose parameters ``expr`` holds, if it visibly holds some."""

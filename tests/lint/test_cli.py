@@ -1,0 +1,226 @@
+"""The command line, as a user runs it: output formats, exit codes, configuration, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from initlint.cli import cli
+
+BROKEN = """\
+import torch
+from torch import nn
+
+class Scale(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(1))
+"""
+
+
+def run(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    runner = CliRunner()
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        result = runner.invoke(cli, args, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "scale.py").write_text(BROKEN)
+    (tmp_path / "pkg" / "ok.py").write_text("import torch\nclass A:\n    pass\n")
+    return tmp_path
+
+
+def test_text_output_and_exit_code(project: Path) -> None:
+    code, out, _ = run(["pkg"], project)
+    assert code == 1
+    first, summary = out.splitlines()
+    assert first.startswith("pkg/scale.py:4:1: INI001 `Scale` creates parameter `gain`")
+    assert summary == "Found 1 error."
+
+
+def test_clean_run_exits_zero(project: Path) -> None:
+    code, out, err = run(["pkg/ok.py"], project)
+    assert (code, out) == (0, "")
+    assert "All checks passed" in err
+
+
+def test_default_path_is_the_current_folder(project: Path) -> None:
+    assert run([], project)[0] == 1
+
+
+def test_json_format(project: Path) -> None:
+    code, out, _ = run(["pkg", "--format", "json"], project)
+    (item,) = json.loads(out)
+    assert code == 1
+    assert {k: item[k] for k in ("path", "line", "col", "end_line", "code")} == {
+        "path": "pkg/scale.py",
+        "line": 4,
+        "col": 1,
+        "end_line": 4,
+        "code": "INI001",
+    }
+    assert item["end_col"] >= item["col"] and "gain" in item["message"]
+    assert item["url"].endswith("/rules/INI001/")
+
+
+def test_sarif_format(project: Path) -> None:
+    _, out, _ = run(["pkg", "--format", "sarif"], project)
+    log = json.loads(out)
+    assert log["version"] == "2.1.0"
+    (result,) = log["runs"][0]["results"]
+    assert result["ruleId"] == "INI001"
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert region["startLine"] == 4 and region["startColumn"] == 1
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[result["ruleIndex"]]["id"] == "INI001" and rules[0]["helpUri"].startswith("https://")
+
+
+def test_github_format(project: Path) -> None:
+    _, out, _ = run(["pkg", "--format", "github"], project)
+    assert out.startswith("::error title=initlint (INI001),file=pkg/scale.py,line=4,col=1,endLine=4::INI001 ")
+
+
+def test_statistics(project: Path) -> None:
+    code, out, _ = run(["pkg", "--statistics"], project)
+    assert code == 1 and out == "    1\tINI001\tmodule-without-reset-parameters\n"
+
+
+def test_exit_zero(project: Path) -> None:
+    assert run(["pkg", "--exit-zero"], project)[0] == 0
+
+
+def test_select_and_ignore(project: Path) -> None:
+    assert run(["pkg", "--select", "INI002"], project)[0] == 0
+    assert run(["pkg", "--select", "INI0"], project)[0] == 1
+    assert run(["pkg", "--ignore", "INI001"], project)[0] == 0
+
+
+def test_unknown_code_is_a_usage_error(project: Path) -> None:
+    code, _, err = run(["pkg", "--select", "INI777"], project)
+    assert code == 2 and "unknown rule code 'INI777'" in err
+
+
+def test_missing_path_is_exit_2(project: Path) -> None:
+    code, _, err = run(["nope/"], project)
+    assert code == 2 and "nope: no such file or directory" in err
+
+
+def test_noqa_on_the_reported_line(project: Path) -> None:
+    path = project / "pkg" / "scale.py"
+    path.write_text(BROKEN.replace("class Scale(nn.Module):", "class Scale(nn.Module):  # noqa: INI001"))
+    assert run(["pkg"], project)[0] == 0
+    path.write_text(BROKEN.replace("class Scale(nn.Module):", "class Scale(nn.Module):  # noqa: INI002"))
+    assert run(["pkg"], project)[0] == 1
+    path.write_text(BROKEN.replace("class Scale(nn.Module):", "class Scale(nn.Module):  # noqa"))
+    assert run(["pkg"], project)[0] == 0
+
+
+def test_file_level_noqa(project: Path) -> None:
+    (project / "pkg" / "scale.py").write_text("# initlint: noqa\n" + BROKEN)
+    assert run(["pkg"], project)[0] == 0
+
+
+def test_pyproject_configuration(project: Path) -> None:
+    config = project / "pyproject.toml"
+    config.write_text('[tool.initlint]\nignore = ["INI001"]\n')
+    assert run(["pkg"], project)[0] == 0
+    config.write_text('[tool.initlint]\nper-file-ignores = {"pkg/scale.py" = ["INI001"]}\n')
+    assert run(["pkg"], project)[0] == 0
+    config.write_text('[tool.initlint]\nexclude = ["scale.py"]\n')
+    assert run(["pkg"], project)[0] == 0
+    assert run(["pkg/scale.py"], project)[0] == 1  # named explicitly: linted
+    assert run(["--force-exclude", "pkg/scale.py"], project)[0] == 0
+    config.write_text('[tool.initlint]\ninit-methods = ["reset_parameters", "_init_weights"]\n')
+    (project / "pkg" / "scale.py").write_text(BROKEN + "\n    def _init_weights(self):\n        self.gain.data.fill_(1)\n")
+    assert run(["pkg"], project)[0] == 0
+
+
+def test_extra_module_bases_and_optimizers(project: Path) -> None:
+    (project / "pkg" / "scale.py").write_text(
+        textwrap.dedent(
+            """\
+            import torch
+            from mylib import Base, fused_adam
+            from torch.distributed.fsdp import fully_shard
+
+            class Scale(Base):
+                def __init__(self):
+                    super().__init__()
+                    self.gain = torch.nn.Parameter(torch.ones(1))
+
+            def main(model):
+                opt = fused_adam.FusedAdam(model.parameters())
+                fully_shard(model)
+            """
+        )
+    )
+    assert run(["pkg"], project)[0] == 0  # unknown base and optimizer: no guess
+    (project / "pyproject.toml").write_text(
+        '[tool.initlint]\nextra-module-bases = ["mylib.Base"]\nextra-optimizers = ["mylib.fused_adam.FusedAdam"]\n'
+    )
+    _, out, _ = run(["pkg"], project)
+    assert [line.split()[1] for line in out.splitlines()[:-1]] == ["INI001", "INI003"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[tool.initlint]\nselekt = []\n", "unknown key(s) in [tool.initlint]: selekt"),
+        ("[tool.initlint]\nselect = 'INI001'\n", "select must be a list of strings"),
+        ("[tool.initlint]\nignore = ['XYZ1']\n", "unknown rule code 'XYZ1'"),
+        ("[tool.initlint\n", "cannot read it as TOML"),
+    ],
+)
+def test_bad_configuration_is_exit_2(project: Path, text: str, message: str) -> None:
+    (project / "pyproject.toml").write_text(text)
+    code, _, err = run(["pkg"], project)
+    assert code == 2 and message in err and "pyproject.toml" in err
+
+
+def test_unparsable_files_give_one_ini900_each_and_the_run_goes_on(project: Path) -> None:
+    (project / "pkg" / "syntax.py").write_text("class A(nn.Module):\n    def f(self:\n        pass\n")
+    (project / "pkg" / "latin.py").write_bytes(b"class A:\n    x = '\xe9'\n")
+    code, out, _ = run(["pkg"], project)
+    lines = out.splitlines()
+    assert code == 1
+    assert any(line.startswith("pkg/latin.py:2:1: INI900 this file is not valid UTF-8") for line in lines)
+    assert any(line.startswith("pkg/syntax.py:3:1:") and "INI900 this file could not be parsed" in line for line in lines)
+    assert any("INI001" in line for line in lines)
+
+
+def test_rule_explains_itself(project: Path) -> None:
+    code, out, _ = run(["rule", "INI002"], project)
+    assert code == 0
+    for heading in ("# incomplete-reset-parameters (INI002)", "## What it does", "## Why is this bad?",
+                    "## Example", "## Use instead"):
+        assert heading in out
+    assert run(["rule", "INI999"], project)[0] == 2
+    assert "INI003  optimizer-before-setup" in run(["rule", "--all"], project)[1]
+
+
+def test_linter_never_imports_torch() -> None:
+    code = "import sys, initlint.cli, initlint; initlint.cli.main" + "\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_console_script_runs(project: Path) -> None:
+    exe = Path(sys.executable).with_name("initlint")
+    result = subprocess.run([str(exe), "pkg"], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 1 and "INI001" in result.stdout

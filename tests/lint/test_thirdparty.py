@@ -1,0 +1,91 @@
+"""Real third-party code: every finding below was read by hand against the package's source.
+
+The packages are pinned wheels downloaded by the test set-up (``tests/_thirdparty``, git-ignored),
+never committed. torch's own ``nn/modules`` comes from the pinned torch of the test extras.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from initlint.config import Config
+from initlint.lint.engine import lint_paths
+
+pytestmark = pytest.mark.slow
+
+CACHE = Path(__file__).resolve().parents[1] / "_thirdparty"
+
+
+def unpacked(requirement: str) -> Path:
+    """Download (once) and unpack a pinned wheel; skip if the registry cannot be reached."""
+    name = requirement.split("==")[0].replace("-", "_")
+    target = CACHE / requirement.replace("==", "-")
+    if not target.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        download = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(CACHE), requirement],
+            capture_output=True,
+            text=True,
+        )
+        wheels = sorted(CACHE.glob(f"{name}-{requirement.split('==')[1]}-*.whl"))
+        if download.returncode != 0 or not wheels:
+            pytest.skip(f"cannot download {requirement}: {download.stderr.strip()[-200:]}")
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            wheel.extractall(target)
+    return target
+
+
+def findings(root: Path, *paths: str) -> list[tuple[str, int, str, str]]:
+    result = lint_paths([root / p for p in paths], Config(root=root))
+    return [
+        (Path(f.path).resolve().relative_to(root).as_posix(), f.line, f.code, f.message.split("`")[1])
+        for f in result.findings
+    ]
+
+
+def test_torch_nn_modules() -> None:
+    torch = pytest.importorskip("torch")
+    root = Path(torch.__file__).parent.parent
+    # MultiheadAttention defines only `_reset_parameters`, which FSDP's reset never calls. Every other
+    # built-in either has a complete reset_parameters (RNNBase resets through self.parameters(),
+    # BatchNorm through reset_running_stats) or only registers tensors its caller passes in.
+    assert findings(root, "torch/nn/modules") == [
+        ("torch/nn/modules/activation.py", 1089, "INI001", "MultiheadAttention"),
+    ]
+
+
+def test_timm_layers() -> None:
+    root = unpacked("timm==1.0.31")
+    assert findings(root, "timm/layers") == [
+        # timm initializes these in init_weights()/trunc_normal_ calls from the model, never in a
+        # reset_parameters(): under FSDP meta init they stay garbage.
+        ("timm/layers/attention_pool.py", 13, "INI001", "AttentionPoolLatent"),
+        ("timm/layers/attention_pool2d.py", 22, "INI001", "RotAttentionPool2d"),
+        ("timm/layers/attention_pool2d.py", 189, "INI001", "AttentionPool2d"),
+        # reset_parameters() sets weight/bias/v but not the running_var buffer.
+        ("timm/layers/evo_norm.py", 99, "INI002", "reset_parameters()"),
+        ("timm/layers/evo_norm.py", 149, "INI002", "reset_parameters()"),
+        ("timm/layers/evo_norm.py", 195, "INI002", "reset_parameters()"),
+        # weight/bias created with torch.zeros in __init__ only.
+        ("timm/layers/grn.py", 18, "INI001", "GlobalResponseNorm"),
+        ("timm/layers/ml_decoder.py", 90, "INI001", "MLDecoder"),
+        ("timm/layers/norm_act.py", 211, "INI001", "FrozenBatchNormAct2d"),
+        ("timm/layers/other_pool.py", 24, "INI001", "LsePlus2d"),
+        ("timm/layers/other_pool.py", 67, "INI001", "LsePlus1d"),
+        # reset_parameters() recomputes the grid buffers but not the `freqs` parameter.
+        ("timm/layers/pos_embed_sincos.py", 1128, "INI002", "reset_parameters()"),
+    ]
+
+
+def test_litgpt() -> None:
+    root = unpacked("litgpt==0.5.13")
+    # GPT.reset_parameters recomputes cos/sin through a tuple assignment; LoRAQKVLinear's _lora_ind is
+    # registered lazily in a forward helper (not at build time). Only the MoE router is left: its
+    # weight and correction bias are set in __init__ alone. The training scripts set up the model
+    # before creating the optimizer (no INI003).
+    assert findings(root, "litgpt") == [("litgpt/model.py", 888, "INI001", "GroupedTopkRouter")]
