@@ -35,7 +35,26 @@ from initlint.runtime.report import (
     UninitializedWeightsWarning,
 )
 
-__all__ = ["Tracker"]
+__all__ = ["Tracker", "add_listener", "remove_listener", "is_tracked"]
+
+_listeners: list[Any] = []  # called with each tracker as it is armed (the pytest plugin counts them)
+_tracked_roots: weakref.WeakSet = weakref.WeakSet()
+
+
+def add_listener(listener: Any) -> None:
+    """Call ``listener(tracker)`` whenever a tracker starts watching its models."""
+    _listeners.append(listener)
+
+
+def remove_listener(listener: Any) -> None:
+    """Undo ``add_listener``."""
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def is_tracked(module: nn.Module) -> bool:
+    """Whether a tracker already watches ``module`` as a root."""
+    return module in _tracked_roots
 
 _VALUE_PRESERVING = frozenset({"to", "_to_copy", "half", "float", "double", "bfloat16", "cpu", "cuda", "type"})
 _FRESH = frozenset({"empty_like"})
@@ -307,8 +326,37 @@ class Tracker:
         return False
 
     # -- armed -----------------------------------------------------------------------------
+    def adopt(self, module: nn.Module) -> None:
+        """Start watching an existing ``module`` now, as if it had just been built empty.
+
+        Used before ``to_empty()`` materializes a model built on the meta device elsewhere: every
+        tensor must then be written before the first forward.
+        """
+        self._phase = "building"
+        self._seen = {id(module): weakref.ref(module)}
+        self._finish_building()
+
+    @property
+    def models(self) -> int:
+        """How many root modules this tracker watched when it was armed."""
+        return len(self._roots)
+
+    @property
+    def tensors(self) -> int:
+        """How many tensors this tracker watches."""
+        return len(self._slots)
+
+    @property
+    def verdict(self) -> InitReport | None:
+        """The report of ``check()``, once it ran."""
+        return self._report
+
     def _arm(self) -> None:
         self._phase = "armed"
+        for root_ref in self._roots:
+            _tracked_roots.add(root_ref())
+        for listener in list(_listeners):
+            listener(self)
         self._observer = _WriteObserver(self)
         self._observer.__enter__()
         if self.check_on_forward:
