@@ -1,0 +1,80 @@
+"""The pre-commit hook, run by real pre-commit against this repository."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRE_COMMIT = shutil.which("pre-commit") or str(Path(sys.executable).with_name("pre-commit"))
+
+pytestmark = pytest.mark.skipif(not Path(PRE_COMMIT).exists(), reason="pre-commit is not installed")
+
+BASE = """\
+import torch
+from torch import nn
+
+
+class Base(nn.Module):
+    def reset_parameters(self) -> None:
+        for p in self.parameters():
+            nn.init.normal_(p)
+"""
+CHILD = """\
+import torch
+from torch import nn
+
+from pkg.base import Base
+
+
+class Child(Base):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.empty(3))
+
+
+class Broken(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(1))
+"""
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def pre_commit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PRE_COMMIT, *args], cwd=repo, capture_output=True, text=True, timeout=600)
+
+
+def test_manifest_is_valid() -> None:
+    result = pre_commit(ROOT, "validate-manifest", ".pre-commit-hooks.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hook_fails_then_passes_and_resolves_bases_in_unstaged_files(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "__init__.py").write_text("")
+    (repo / "pkg" / "base.py").write_text(BASE)
+    (repo / "pkg" / "child.py").write_text(CHILD)
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+
+    failed = pre_commit(repo, "try-repo", str(ROOT), "initlint", "--all-files")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "pkg/child.py:13:1: INI001 `Broken` creates parameter `gain`" in failed.stdout
+    assert "Child" not in failed.stdout  # its reset_parameters comes from pkg/base.py
+
+    fixed = CHILD.replace("class Broken(nn.Module):", "class Broken(Base):")
+    (repo / "pkg" / "child.py").write_text(fixed)
+    git(repo, "add", ".")
+    # Only child.py is passed to the hook, as when it alone is staged: Base still resolves.
+    passed = pre_commit(repo, "try-repo", str(ROOT), "initlint", "--files", "pkg/child.py")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "Passed" in passed.stdout
