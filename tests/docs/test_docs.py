@@ -1,0 +1,53 @@
+"""The docs: generated rule pages are current, the site builds strictly, the README stays honest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from initlint.lint.explain import explain
+from initlint.lint.rules import ALL_RULES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_rule_pages_are_current() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "generate_rule_docs.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_rule_page_is_what_initlint_rule_prints() -> None:
+    for rule in ALL_RULES:
+        assert (ROOT / "docs" / "rules" / f"{rule.code}.md").read_text(encoding="utf-8") == explain(rule)
+
+
+def test_mkdocs_builds_strictly(tmp_path: Path) -> None:
+    mkdocs = shutil.which("mkdocs") or str(Path(sys.executable).with_name("mkdocs"))
+    if not Path(mkdocs).exists():
+        pytest.skip("mkdocs is not installed")
+    result = subprocess.run(
+        [mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "site" / "rules" / "INI001" / "index.html").exists()
+
+
+def test_readme_has_exactly_the_two_setup_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [line for line in readme.splitlines() if line.startswith("pip install")]
+    assert commands == [
+        "pip install -e . torch==2.13.0 && initlint examples/; python examples/runtime_demo.py",
+        'pip install -e ".[test]" && python -m pytest',
+    ]
+    assert 'pip install -e ".[test]"' in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
