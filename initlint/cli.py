@@ -6,6 +6,7 @@ This module (and everything it imports) must never import torch.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +54,9 @@ def cli() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--force-exclude", is_flag=True,
               help="Apply `exclude` to files passed explicitly too (for pre-commit).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes for analysing files [default: one per CPU].")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the summary cache (.initlint_cache/).")
 def check(
     paths: tuple[Path, ...],
     output_format: str,
@@ -61,12 +65,16 @@ def check(
     statistics: bool,
     exit_zero: bool,
     force_exclude: bool,
+    jobs: int | None,
+    no_cache: bool,
 ) -> None:
     """Lint PATHS (default: the current folder)."""
     targets = list(paths) or [Path(".")]
     try:
         config = load_config(find_project_root(targets)).with_cli(_codes(select), _codes(ignore))
-        result = lint_paths(targets, config, force_exclude=force_exclude)
+        result = lint_paths(
+            targets, config, force_exclude=force_exclude, cache=not no_cache, jobs=jobs or os.cpu_count() or 1
+        )
     except ConfigError as exc:
         click.echo(f"initlint: error: {exc}", err=True)
         sys.exit(2)

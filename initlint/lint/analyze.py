@@ -14,15 +14,13 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from initlint.lint.collect import collect_classes, collect_imports
 from initlint.lint.names import ImportTable
 from initlint.lint.rules import ALL_RULES, FileRule
-from initlint.lint.rules.base import FileContext
+from initlint.lint.rules.base import FileContext, Rule
 from initlint.lint.summary import FileSummary, Finding
 
-__all__ = ["analyze_file", "analyze_source", "noqa_map"]
+__all__ = ["read_source", "analyze_source", "noqa_map"]
 
 _NOQA = re.compile(r"#\s*noqa(?::[\s]*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _FILE_NOQA = re.compile(r"^[ \t]*#[ \t]*initlint:[ \t]*noqa[ \t]*$", re.MULTILINE | re.IGNORECASE)
-# Files without any of these words cannot hold a finding or a base class worth knowing about.
-_RELEVANT = re.compile(r"class |optim|setup|fully_shard|FullyShardedDataParallel|FSDP|to_empty")
 
 
 def noqa_map(text: str) -> dict[int, list[str]]:
@@ -37,37 +35,50 @@ def noqa_map(text: str) -> dict[int, list[str]]:
     return found
 
 
-def analyze_file(path: Path, module: str, is_package: bool, extra_optimizers: frozenset[str]) -> FileSummary:
-    """Read and analyse ``path``; unreadable or unparsable files give one INI900 finding."""
-    shown = str(path)
+def read_source(path: Path) -> tuple[bytes, str | None, FileSummary | None]:
+    """The bytes of a file and its text, or the INI900 summary saying why there is none."""
+    shown, module = str(path), ""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return _error(shown, module, 1, 1, f"cannot be read: {exc.strerror or exc}")
+        return b"", None, _error(shown, module, 1, 1, f"cannot be read: {exc.strerror or exc}")
     try:
-        text = data.decode("utf-8-sig")
+        return data, data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return _error(shown, module, line, 1, f"is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
-                      f"{exc.start}); initlint reads Python source as UTF-8")
-    return analyze_source(text, shown, module, is_package, extra_optimizers)
+        message = (
+            f"is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "initlint reads Python source as UTF-8"
+        )
+        return data, None, _error(shown, module, line, 1, message)
 
 
 def analyze_source(
-    text: str, path: str, module: str, is_package: bool = False, extra_optimizers: frozenset[str] = frozenset()
+    text: str,
+    path: str,
+    module: str,
+    is_package: bool = False,
+    extra_optimizers: frozenset[str] = frozenset(),
+    need_classes: bool = False,
 ) -> FileSummary:
-    """Analyse source text (the path is only used in findings)."""
+    """Analyse source text (``path`` is only used in findings).
+
+    Args:
+        need_classes: parse even if no rule applies, because another file inherits from a class here.
+    """
     summary = FileSummary(path=path, module=module, noqa=noqa_map(text))
-    if _FILE_NOQA.search(text):
+    if _FILE_NOQA.search(text) and not need_classes:
         summary.skip_file = True
         return summary
     if "\0" in text:
         return _error(path, module, text.count("\n", 0, text.index("\0")) + 1, 1, "contains a NUL byte")
-    if not _RELEVANT.search(text) and not (is_package and "import" in text):
-        return summary  # nothing to report, and no class or re-export another file could need
+    rules = [rule for rule in ALL_RULES if rule.applies_to(text, extra_optimizers)]
+    if not rules and not need_classes:
+        summary.parsed = False  # nothing any rule could report: not worth a parse
+        return summary
     try:
         tree = cst.parse_module(text)
-        _fill(summary, tree, ImportTable(module, is_package), extra_optimizers)
+        _fill(summary, tree, ImportTable(module, is_package), extra_optimizers, rules)
     except cst.ParserSyntaxError as exc:
         message = re.sub(r"^parser error: error at \d+:\d+: ", "", " ".join(exc.message.split()))
         return _error(path, module, exc.raw_line, exc.raw_column + 1, f"could not be parsed: {message}")
@@ -75,10 +86,17 @@ def analyze_source(
         return _error(path, module, 1, 1, "is nested too deeply to be parsed")
     except Exception as exc:  # a bug of ours must not hide the other files' findings
         return _error(path, module, 1, 1, f"could not be analysed ({type(exc).__name__}: {exc}); please report it")
+    summary.skip_file = _FILE_NOQA.search(text) is not None
     return summary
 
 
-def _fill(summary: FileSummary, tree: cst.Module, table: ImportTable, extra_optimizers: frozenset[str]) -> None:
+def _fill(
+    summary: FileSummary,
+    tree: cst.Module,
+    table: ImportTable,
+    extra_optimizers: frozenset[str],
+    rules: list[type[Rule]],
+) -> None:
     collect_imports(tree, table)
     classes = collect_classes(tree, table)
     positions: dict[cst.CSTNode, object] = {}
@@ -93,7 +111,7 @@ def _fill(summary: FileSummary, tree: cst.Module, table: ImportTable, extra_opti
         if cls.tensors:
             cls.line, cls.col = position(node)
     context = FileContext(imports=table, position=position, extra_optimizers=extra_optimizers)
-    for rule in ALL_RULES:
+    for rule in rules:
         if issubclass(rule, FileRule):
             for node, message in rule().check(tree, context):
                 line, col = position(node)

@@ -12,6 +12,7 @@ import libcst as cst
 from initlint.lint import known
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.summary import ClassSummary, MethodFacts, TensorDef
+from initlint.lint.walk import iter_tree
 
 __all__ = ["collect_imports", "collect_classes", "self_root", "source_of", "blocks_of"]
 
@@ -89,7 +90,7 @@ def _summarize_class(node: cst.ClassDef, name: str, table: ImportTable) -> Class
     for statement in node.body.body:
         if isinstance(statement, cst.FunctionDef):
             scanner = _MethodScanner(_self_name(statement), table, _argument_names(statement))
-            statement.body.visit(scanner)
+            scanner.scan(statement.body)
             summary.methods[statement.name.value] = scanner.facts
             created[statement.name.value] = scanner.tensors
     for method in _built_by_init(summary):
@@ -162,11 +163,10 @@ def _is_none(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
 
-class _MethodScanner(cst.CSTVisitor):
+class _MethodScanner:
     """Records the tensors a method creates on ``self`` and the ones it writes."""
 
     def __init__(self, self_name: str, table: ImportTable, arguments: frozenset[str] = frozenset()) -> None:
-        super().__init__()
         self.self_name = self_name
         self.arguments = arguments  # a tensor passed in by the caller is not created here
         self.table = table
@@ -214,9 +214,11 @@ class _MethodScanner(cst.CSTVisitor):
         if name in known.BUFFER_CONSTRUCTORS:
             return "buffer"
         if name in known.PARAMETER_CONTAINERS and value.args:
-            finder = _ConstructorFinder(self.table)
-            value.visit(finder)
-            return "parameter" if finder.found else None
+            constructs = any(
+                isinstance(node, cst.Call) and self.table.qualify(node.func) in known.PARAMETER_CONSTRUCTORS
+                for node in iter_tree(value)
+            )
+            return "parameter" if constructs else None
         return None
 
     def _assigned(self, target: cst.BaseExpression, value: cst.BaseExpression | None) -> None:
@@ -230,6 +232,20 @@ class _MethodScanner(cst.CSTVisitor):
             self._tensor(target.attr.value, kind, persistent)
 
     # -- visitors --------------------------------------------------------------------------
+    def scan(self, body: cst.CSTNode) -> None:
+        """Read every node of the method's body (closures inside it included)."""
+        handlers = {
+            cst.Assign: self.visit_Assign,
+            cst.AnnAssign: self.visit_AnnAssign,
+            cst.AugAssign: self.visit_AugAssign,
+            cst.For: self.visit_For,
+            cst.Call: self.visit_Call,
+        }
+        for node in iter_tree(body):
+            handler = handlers.get(type(node))
+            if handler is not None:
+                handler(node)
+
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             if isinstance(target.target, (cst.Tuple, cst.List)):  # self.cos, self.sin = ...
@@ -249,9 +265,6 @@ class _MethodScanner(cst.CSTVisitor):
         if isinstance(node.iter, (cst.List, cst.Tuple)):
             for element in node.iter.elements:
                 self._write(self._root(element.value))
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return True  # closures inside a method belong to it
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -320,18 +333,6 @@ class _MethodScanner(cst.CSTVisitor):
             self.facts.writes_all_parameters = self.facts.writes_all_buffers = True
         else:
             self._write(name)
-
-
-class _ConstructorFinder(cst.CSTVisitor):
-    def __init__(self, table: ImportTable) -> None:
-        super().__init__()
-        self.table = table
-        self.found = False
-
-    def visit_Call(self, node: cst.Call) -> bool:
-        if self.table.qualify(node.func) in known.PARAMETER_CONSTRUCTORS:
-            self.found = True
-        return not self.found
 
 
 def _persistent_false(value: cst.BaseExpression | None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from collections.abc import Iterable, Iterator
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from initlint.config import Config, ConfigError
 
-__all__ = ["discover", "module_name", "relative"]
+__all__ = ["absolute", "discover", "module_name", "relative"]
 
 SKIP_DIRS = frozenset(
     {
@@ -35,12 +36,18 @@ SKIP_DIRS = frozenset(
 SUFFIXES = (".py", ".pyi")
 
 
+def absolute(path: Path) -> Path:
+    """``path`` made absolute without resolving symlinks (cheap: no system call per component)."""
+    return Path(os.path.abspath(path))
+
+
 def relative(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` with ``/`` separators (the path itself when outside)."""
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return path.as_posix()
+    full = os.path.abspath(path)
+    base = os.path.abspath(root)
+    if full == base or full.startswith(base + os.sep):
+        return os.path.relpath(full, base).replace(os.sep, "/")
+    return Path(path).as_posix()
 
 
 def discover(paths: Iterable[Path], config: Config, force_exclude: bool = False) -> list[Path]:
@@ -88,19 +95,15 @@ def _not_gitignored(files: list[Path], root: Path, explicit: list[Path]) -> list
     ignored = _git_ignored([*explicit, *files], root)
     if ignored is None:
         return files
-    wanted = [p.resolve() for p in explicit if p.resolve() in ignored]
-    return [
-        f
-        for f in files
-        if f.resolve() not in ignored or any(f.resolve().is_relative_to(w) for w in wanted)
-    ]
+    wanted = [absolute(p) for p in explicit if absolute(p) in ignored]
+    return [f for f in files if absolute(f) not in ignored or any(absolute(f).is_relative_to(w) for w in wanted)]
 
 
 def _git_ignored(paths: list[Path], root: Path) -> set[Path] | None:
     try:
         result = subprocess.run(
             ["git", "-C", str(root), "check-ignore", "--stdin", "-z"],
-            input="\0".join(str(p.resolve()) for p in paths),
+            input="\0".join(str(absolute(p)) for p in paths),
             capture_output=True,
             text=True,
             timeout=60,
@@ -114,10 +117,20 @@ def _git_ignored(paths: list[Path], root: Path) -> set[Path] | None:
 
 def module_name(path: Path) -> tuple[str, bool]:
     """The dotted module name of a file from its package folders, and whether it is a package."""
-    path = path.resolve()
-    parts = [] if path.stem == "__init__" else [path.stem]
-    folder = path.parent
-    while (folder / "__init__.py").exists() and folder.parent != folder:
-        parts.insert(0, folder.name)
-        folder = folder.parent
-    return ".".join(parts), path.stem == "__init__"
+    path = absolute(path)
+    package = _package_of(str(path.parent))
+    if path.stem == "__init__":
+        return package, True
+    return (f"{package}.{path.stem}" if package else path.stem), False
+
+
+@functools.lru_cache(maxsize=4096)
+def _package_of(folder: str) -> str:
+    """``a.b`` for a folder ``.../a/b`` where both hold an ``__init__.py``; ``""`` otherwise."""
+    if not os.path.exists(os.path.join(folder, "__init__.py")):
+        return ""
+    parent, name = os.path.split(folder)
+    if parent == folder:
+        return ""
+    above = _package_of(parent)
+    return f"{above}.{name}" if above else name

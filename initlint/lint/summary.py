@@ -69,6 +69,7 @@ class FileSummary:
     findings: list[Finding] = field(default_factory=list)  # from the single-file rules
     noqa: dict[int, list[str]] = field(default_factory=dict)  # line -> codes ([] = all)
     skip_file: bool = False
+    parsed: bool = True  # False: no rule applied, so the file was not parsed (no classes known)
 
     def to_json(self) -> dict[str, Any]:
         """A dict of plain JSON types."""
@@ -98,4 +99,5 @@ class FileSummary:
             findings=[Finding(**f) for f in data["findings"]],
             noqa={int(k): v for k, v in data["noqa"].items()},
             skip_file=data["skip_file"],
+            parsed=data["parsed"],
         )

@@ -194,7 +194,9 @@ def test_bad_configuration_is_exit_2(project: Path, text: str, message: str) -> 
 
 
 def test_unparsable_files_give_one_ini900_each_and_the_run_goes_on(project: Path) -> None:
-    (project / "pkg" / "syntax.py").write_text("class A(nn.Module):\n    def f(self:\n        pass\n")
+    (project / "pkg" / "syntax.py").write_text(
+        "class A(nn.Module):\n    def f(self:\n        self.w = nn.Parameter(torch.ones(1))\n"
+    )
     (project / "pkg" / "latin.py").write_bytes(b"class A:\n    x = '\xe9'\n")
     code, out, _ = run(["pkg"], project)
     lines = out.splitlines()

@@ -10,6 +10,7 @@ Rules are pure: they never read files, print or exit; the engine owns all of tha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -62,13 +63,29 @@ class Rule:
     INVALID: ClassVar[tuple[Invalid, ...]] = ()
 
     @classmethod
+    def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
+        """A cheap textual test: can this rule find anything in a file with this text?
+
+        Files no rule applies to are never parsed (unless another file needs their classes).
+        """
+        return False
+
+    @classmethod
     def docs_url(cls) -> str:
         """Where the rule's page lives."""
         return DOCS_URL.format(code=cls.code)
 
 
+_CREATES_TENSORS = re.compile(r"Parameter\(|register_parameter|register_buffer|Buffer\(")
+
+
 class ClassRule(Rule):
     """A rule that judges one class, with the whole project's classes resolved."""
+
+    @classmethod
+    def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
+        """Class rules look at classes that create tensors."""
+        return _CREATES_TENSORS.search(text) is not None
 
     def check(self, view: ClassView) -> Iterator[str]:
         """Yield a message for each problem of ``view``'s class (reported at its ``class`` line)."""
@@ -77,6 +94,11 @@ class ClassRule(Rule):
 
 class FileRule(Rule):
     """A rule that reads one file on its own."""
+
+    @classmethod
+    def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
+        """By default a file rule reads every file; override with a cheaper test."""
+        return True
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """Yield ``(node, message)`` for each problem; the engine turns nodes into positions."""

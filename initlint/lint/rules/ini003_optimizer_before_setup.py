@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -11,8 +12,12 @@ from initlint.lint import known
 from initlint.lint.collect import blocks_of, source_of
 from initlint.lint.names import dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
+from initlint.lint.walk import iter_tree
 
 __all__ = ["OptimizerBeforeSetup"]
+
+
+_SETUP_WORDS = re.compile(r"\.setup(?:_module)?\(|fully_shard|FullyShardedDataParallel|FSDP\(|to_empty\(")
 
 
 @dataclass
@@ -201,45 +206,31 @@ def train(model, cfg):
         ),
     )
 
+    @classmethod
+    def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
+        """An optimizer and a set-up call must both be written in the file."""
+        optimizer = "optim" in text or any(name.rpartition(".")[2] in text for name in extra_optimizers)
+        return optimizer and _SETUP_WORDS.search(text) is not None
+
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """Scan each scope (the module, each function) in statement order."""
-        scan = _Scan(context, deepspeed=_uses_deepspeed(module, context))
+        nodes = list(iter_tree(module))
+        calls = [n for n in nodes if isinstance(n, cst.Call)]
+        scan = _Scan(context, deepspeed=_uses_deepspeed(calls, context))
         yield from scan.scope(module.body)
-        finder = _FunctionFinder()
-        module.visit(finder)
-        for function in finder.functions:
+        for function in (n for n in nodes if isinstance(n, cst.FunctionDef)):
             if isinstance(function.body, cst.IndentedBlock):
                 yield from _Scan(context, scan.deepspeed).scope(function.body.body)
 
 
-class _FunctionFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.functions: list[cst.FunctionDef] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.functions.append(node)
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    """The calls of one statement, outermost first, not inside lambdas."""
+    return [n for n in iter_tree(node, prune=(cst.Lambda,)) if isinstance(n, cst.Call)]
 
 
-class _CallCollector(cst.CSTVisitor):
-    """Calls of one statement, outermost first; does not enter nested functions or lambdas."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[cst.Call] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-
-def _uses_deepspeed(module: cst.Module, context: FileContext) -> bool:
+def _uses_deepspeed(calls: list[cst.Call], context: FileContext) -> bool:
     """Whether a Fabric of this file is built with a DeepSpeed strategy."""
-    collector = _CallCollector()
-    module.visit(collector)
-    for call in collector.calls:
+    for call in calls:
         if context.imports.qualify(call.func) not in known.FABRIC_CLASSES:
             continue
         for arg in call.args:
@@ -311,9 +302,7 @@ class _Scan:
 
     def calls(self, node: cst.CSTNode) -> Iterator:
         """Yield findings for the set-up calls inside ``node``."""
-        collector = _CallCollector()
-        node.visit(collector)
-        for call in collector.calls:
+        for call in _calls_in(node):
             setup = self._setup(call)
             if setup is not None:
                 yield from self._apply(setup)
@@ -346,9 +335,16 @@ class _Scan:
 
     def _params_model(self, expr: cst.BaseExpression) -> str | None:
         """The model whose parameters ``expr`` holds, if it visibly holds some."""
-        finder = _ParamsFinder(self.param_vars)
-        expr.visit(finder)
-        return finder.model
+        for node in iter_tree(expr):
+            if isinstance(node, cst.Call):
+                func = node.func
+                if isinstance(func, cst.Attribute) and func.attr.value in ("parameters", "named_parameters"):
+                    model = _model_root(func.value)
+                    if model is not None:
+                        return model
+            elif isinstance(node, cst.Name) and node.value in self.param_vars:
+                return self.param_vars[node.value]
+        return None
 
     def _is_fabric(self, receiver: cst.BaseExpression) -> bool:
         name = dotted(receiver)
@@ -432,23 +428,6 @@ class _Scan:
                 )
             )
         self.pending = keep
-
-
-class _ParamsFinder(cst.CSTVisitor):
-    def __init__(self, param_vars: dict[str, str]) -> None:
-        super().__init__()
-        self.param_vars = param_vars
-        self.model: str | None = None
-
-    def visit_Call(self, node: cst.Call) -> bool:
-        func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in ("parameters", "named_parameters"):
-            self.model = self.model or _model_root(func.value)
-        return self.model is None
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if self.model is None and node.value in self.param_vars:
-            self.model = self.param_vars[node.value]
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:

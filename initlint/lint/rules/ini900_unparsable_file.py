@@ -15,11 +15,20 @@ class UnparsableFile(Rule):
     what_it_does = (
         "Reports a file that initlint could not check: it does not parse as Python, is not valid UTF-8, "
         "or cannot be read. The message carries the parser's line and explanation. (Files in which no "
-        "rule could find anything, with no class, optimizer or set-up call, are not parsed at all.)"
+        "rule could find anything (no parameter, buffer, optimizer or set-up call) are not parsed at all.)"
     )
     why_bad = (
         "A file the linter cannot read is a file it cannot vouch for. The run goes on with the other "
         "files; fix the file, or exclude it in `[tool.initlint] exclude`."
     )
     VALID = (Valid("x = 1\n"),)
-    INVALID = (Invalid("class Model(nn.Module):\n    def forward(self, x:\n        return x\n", line=3),)
+    INVALID = (
+        Invalid(
+            """\
+class Scale(nn.Module):
+    def __init__(self:
+        self.gain = nn.Parameter(torch.ones(1))
+""",
+            line=3,
+        ),
+    )
