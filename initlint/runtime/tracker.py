@@ -146,7 +146,8 @@ class _WriteObserver(TorchFunctionMode):
         kwargs = kwargs or {}
         tracker = self.tracker()
         if tracker is not None and _is_data_assignment(func, args):
-            source = tracker._slot_of(args[1])  # before the assignment makes them share memory
+            # Before the assignment makes them share memory; a `.to()` result is no module's yet.
+            source = tracker._slot_of(args[1], validate=False)
             result = func(*args, **kwargs)
             tracker._data_assigned(args[0], args[1], source)
             return result
@@ -371,32 +372,48 @@ class Tracker:
             remove_mode(self._observer)
             self._observer = None
 
-    def _slot_of(self, tensor: Any, resync: bool = False) -> _Slot | None:
+    def _slot_of(self, tensor: Any, resync: bool = False, validate: bool = True) -> _Slot | None:
         """The slot a tensor (or an alias of its storage) belongs to.
 
-        With ``resync``, a miss re-reads every tracked attribute once, to catch parameters swapped
-        without a hook (``fully_shard`` replaces them with DTensors); objects still unknown after
-        that are remembered so the next miss on them costs nothing.
+        A hit is trusted only if the slot's module still holds that tensor, or a tensor on the same
+        (live) storage: ids and addresses of dead temporaries are reused. With ``resync``, a miss
+        re-reads every tracked attribute once, to catch parameters swapped without a hook
+        (``fully_shard`` replaces them with DTensors); objects still unknown after that are remembered
+        so the next miss on them costs nothing.
         """
         if not isinstance(tensor, torch.Tensor):
             return None
         ptr = _storage_ptr(tensor)
-        entry = self._by_id.get(id(tensor))
-        if entry is not None and entry[0] == ptr:  # the address guards against a reused id
-            return entry[1]
-        slot = self._by_memory(tensor, ptr)
-        if slot is not None or not resync or self._unknown.get(id(tensor), -1) == ptr:
+        slot = self._lookup(tensor, ptr)
+        if slot is not None and (not validate or self._holds(slot, tensor, ptr)):
             return slot
+        if not resync or self._unknown.get(id(tensor), -1) == ptr:
+            return None
         for candidate in self._slots:
             for index in range(len(candidate.owners)):
                 current = candidate.current(index)
                 if current is not None:
                     self._remember(current, candidate)
+        slot = self._lookup(tensor, ptr)
+        if slot is not None and self._holds(slot, tensor, ptr):
+            return slot
+        self._unknown[id(tensor)] = ptr
+        return None
+
+    def _lookup(self, tensor: torch.Tensor, ptr: int) -> _Slot | None:
         entry = self._by_id.get(id(tensor))
         if entry is not None and entry[0] == ptr:
             return entry[1]
-        self._unknown[id(tensor)] = ptr
-        return None
+        return self._by_memory(tensor, ptr)
+
+    @staticmethod
+    def _holds(slot: _Slot, tensor: torch.Tensor, ptr: int) -> bool:
+        """Whether one of the slot's modules holds ``tensor``, or a tensor on its storage."""
+        for index in range(len(slot.owners)):
+            current = slot.current(index)
+            if current is tensor or (ptr and current is not None and _storage_ptr(current) == ptr):
+                return True
+        return False
 
     def _remember(self, tensor: torch.Tensor, slot: _Slot) -> None:
         ptr = _storage_ptr(tensor)
