@@ -5,6 +5,8 @@ This is the unit the engine caches and runs in worker processes.
 
 from __future__ import annotations
 
+import ast
+import bisect
 import re
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from initlint.lint.collect import collect_classes, collect_imports
 from initlint.lint.names import ImportTable
 from initlint.lint.rules import ALL_RULES, FileRule
 from initlint.lint.rules.base import FileContext, Rule
-from initlint.lint.summary import FileSummary, Finding
+from initlint.lint.summary import ClassSummary, FileSummary, Finding
 
 __all__ = ["read_source", "analyze_source", "noqa_map"]
 
@@ -23,13 +25,24 @@ _NOQA = re.compile(r"#\s*noqa(?::[\s]*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]
 _FILE_NOQA = re.compile(r"^[ \t]*#[ \t]*initlint:[ \t]*noqa[ \t]*$", re.MULTILINE | re.IGNORECASE)
 
 
+class _Lines:
+    """Offset -> 1-based line, for ``\n``, ``\r\n`` and ``\r`` line endings alike."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+
+    def line(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset)
+
+
 def noqa_map(text: str) -> dict[int, list[str]]:
     """Line -> codes suppressed on that line (an empty list suppresses every code)."""
     found: dict[int, list[str]] = {}
     if "noqa" not in text:
         return found
+    lines = _Lines(text)
     for match in _NOQA.finditer(text):
-        line = text.count("\n", 0, match.start()) + 1
+        line = lines.line(match.start())
         codes = match.group("codes")
         found[line] = [c.upper() for c in re.split(r"[\s,]+", codes) if c] if codes else []
     return found
@@ -71,14 +84,17 @@ def analyze_source(
         summary.skip_file = True
         return summary
     if "\0" in text:
-        return _error(path, module, text.count("\n", 0, text.index("\0")) + 1, 1, "contains a NUL byte")
+        return _error(path, module, _Lines(text).line(text.index("\0")), 1, "contains a NUL byte")
     rules = [rule for rule in ALL_RULES if rule.applies_to(text, extra_optimizers)]
     if not rules and not need_classes:
         summary.parsed = False  # nothing any rule could report: not worth a parse
         return summary
+    too_deep = _too_deep(text)
+    if too_deep is not None:
+        return _error(path, module, too_deep, 1, "is nested too deeply to be parsed (CPython itself cannot compile it)")
     try:
         tree = cst.parse_module(text)
-        _fill(summary, tree, ImportTable(module, is_package), extra_optimizers, rules)
+        _fill(summary, text, tree, ImportTable(module, is_package), extra_optimizers, rules)
     except cst.ParserSyntaxError as exc:
         message = re.sub(r"^parser error: error at \d+:\d+: ", "", " ".join(exc.message.split()))
         return _error(path, module, exc.raw_line, exc.raw_column + 1, f"could not be parsed: {message}")
@@ -90,8 +106,46 @@ def analyze_source(
     return summary
 
 
+_CLASS_LINE = re.compile(r"(?:^|(?<=[\r\n]))([ \t]*)class[ \t]+(\w+)")
+
+
+def _place_classes(text: str, classes: list[tuple[cst.ClassDef, ClassSummary]]) -> None:
+    """Set each class's line and column from the text (libcst's PositionProvider costs more than
+    the parse on large files). Classes come in source order; each takes the next line that
+    declares its name."""
+    lines = _Lines(text)
+    matches = [(m.group(2), lines.line(m.start()), len(m.group(1)) + 1) for m in _CLASS_LINE.finditer(text)]
+    at = 0
+    for node, cls in classes:
+        for index in range(at, len(matches)):
+            if matches[index][0] == node.name.value:
+                cls.line, cls.col = matches[index][1], matches[index][2]
+                at = index + 1
+                break
+
+
+def _too_deep(text: str) -> int | None:
+    """The line of an expression nested too deeply for libcst, whose native parser would crash the
+    process on it (a stack overflow, not an exception). CPython's own parser refuses such nesting at
+    a lower depth with a clean error, so ask it first; only files with enough operators and brackets
+    to nest that deep pay for the check."""
+    if sum(text.count(char) for char in "+-*/%&|^<>.([{") < 2000:
+        return None
+    try:
+        ast.parse(text)
+    except RecursionError:
+        return 1
+    except SyntaxError as exc:
+        if "too many nested" in str(exc) or "too complex" in str(exc):
+            return exc.lineno or 1
+    except (ValueError, MemoryError):
+        pass
+    return None
+
+
 def _fill(
     summary: FileSummary,
+    text: str,
     tree: cst.Module,
     table: ImportTable,
     extra_optimizers: frozenset[str],
@@ -107,9 +161,7 @@ def _fill(
         where = positions[node]
         return where.start.line, where.start.column + 1  # type: ignore[attr-defined]
 
-    for node, cls in classes:
-        if cls.tensors:
-            cls.line, cls.col = position(node)
+    _place_classes(text, classes)
     context = FileContext(imports=table, position=position, extra_optimizers=extra_optimizers)
     for rule in rules:
         if issubclass(rule, FileRule):

@@ -93,10 +93,11 @@ def _summarize_class(node: cst.ClassDef, name: str, table: ImportTable) -> Class
             scanner.scan(statement.body)
             summary.methods[statement.name.value] = scanner.facts
             created[statement.name.value] = scanner.tensors
+    tensors: dict[str, TensorDef] = {}
     for method in _built_by_init(summary):
         for tensor in created.get(method, ()):
-            if all(t.name != tensor.name for t in summary.tensors):
-                summary.tensors.append(tensor)
+            tensors.setdefault(tensor.name, tensor)
+    summary.tensors = list(tensors.values())
     return summary
 
 
@@ -172,6 +173,7 @@ class _MethodScanner:
         self.table = table
         self.facts = MethodFacts()
         self.tensors: list[TensorDef] = []
+        self._written: set[str] = set()
 
     # -- helpers ---------------------------------------------------------------------------
     def _root(self, node: cst.BaseExpression) -> str | None:
@@ -194,7 +196,8 @@ class _MethodScanner:
         return factory == "torch.tensor" and isinstance(first, cst.List) and not first.elements
 
     def _write(self, name: str | None) -> None:
-        if name is not None and name not in self.facts.writes:
+        if name is not None and name not in self._written:
+            self._written.add(name)
             self.facts.writes.append(name)
 
     def _tensor(self, name: str, kind: str, persistent: bool = True) -> None:

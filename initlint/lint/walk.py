@@ -44,8 +44,20 @@ def iter_tree(node: cst.CSTNode, prune: tuple[type, ...] = ()) -> Iterator[cst.C
         children: list[cst.CSTNode] = []
         for name in _fields(type(current)):
             value = getattr(current, name)
-            if isinstance(value, cst.CSTNode):
+            kind = type(value)
+            if kind is list or kind is tuple:
+                children.extend(item for item in value if _is_node(type(item)))
+            elif _is_node(kind):
                 children.append(value)
-            elif isinstance(value, (list, tuple)):
-                children.extend(item for item in value if isinstance(item, cst.CSTNode))
         stack.extend(reversed(children))
+
+
+_NODE_TYPES: dict[type, bool] = {}
+
+
+def _is_node(kind: type) -> bool:
+    """``issubclass(kind, CSTNode)``, memoized: the ABC check is slow on hot paths."""
+    known = _NODE_TYPES.get(kind)
+    if known is None:
+        known = _NODE_TYPES[kind] = issubclass(kind, cst.CSTNode)
+    return known

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import threading
 import warnings
 import weakref
 from collections.abc import Iterable
@@ -197,23 +198,28 @@ class Tracker:
         self._handles: list[Any] = []
         self._observer: _WriteObserver | None = None
         self._phase = "new"
+        self._thread = 0
         self._report: InitReport | None = None
 
     # -- building --------------------------------------------------------------------------
     def _start(self) -> None:
         self._phase = "building"
+        self._thread = threading.get_ident()  # modules other threads build meanwhile are not ours
         self._handles = [
             _module.register_module_parameter_registration_hook(self._on_parameter),
             _module.register_module_buffer_registration_hook(self._on_buffer),
             _module.register_module_module_registration_hook(self._on_submodule),
         ]
 
+    def _building(self) -> bool:
+        return self._phase == "building" and threading.get_ident() == self._thread
+
     def _note(self, module: nn.Module) -> None:
         if id(module) not in self._seen:
             self._seen[id(module)] = weakref.ref(module)
 
     def _on_parameter(self, module: nn.Module, name: str, param: Any) -> None:
-        if self._phase == "building":
+        if self._building():
             self._note(module)
             self._settle()
             if param is not None:
@@ -247,13 +253,13 @@ class Tracker:
             owners.append(owner)
 
     def _on_buffer(self, module: nn.Module, name: str, buffer: Any) -> None:
-        if self._phase == "building":
+        if self._building():
             self._note(module)
         elif self._phase == "armed":
             self._replaced(module, name, buffer)
 
     def _on_submodule(self, module: nn.Module, name: str, submodule: Any) -> None:
-        if self._phase == "building" and submodule is not None:
+        if self._building() and submodule is not None:
             self._note(module)
             self._has_parent.add(id(submodule))
 
@@ -334,6 +340,7 @@ class Tracker:
         tensor must then be written before the first forward.
         """
         self._phase = "building"
+        self._thread = threading.get_ident()
         self._seen = {id(module): weakref.ref(module)}
         self._finish_building()
 
