@@ -7,6 +7,7 @@ Every key is documented in ``docs/configuration.md``; an unknown key or rule cod
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -108,18 +109,12 @@ def find_project_root(paths: Iterable[Path]) -> Path:
     Falls back to the common folder of the paths.
     """
     resolved = [p.resolve() for p in paths] or [Path.cwd().resolve()]
-    common = Path(_common(resolved))
+    common = Path(os.path.commonpath([str(p) for p in resolved]))
     start = common if common.is_dir() else common.parent
     for folder in (start, *start.parents):
         if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
             return folder
     return start
-
-
-def _common(paths: list[Path]) -> str:
-    import os.path
-
-    return os.path.commonpath([str(p) for p in paths])
 
 
 def load_config(root: Path) -> Config:

@@ -14,9 +14,9 @@ from torch import nn
 from initlint import UninitializedWeightsError, verified_empty_init
 
 
-def main(rank: int, port: int, full: str, out: str) -> None:
+def main(rank: int, world_size: int, port: int, full: str, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
+    dist.init_process_group("gloo", rank=rank, world_size=world_size)
     try:
         torch.manual_seed(0)
         state = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2)).state_dict()
@@ -44,4 +44,4 @@ def main(rank: int, port: int, full: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5])
