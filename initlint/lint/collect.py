@@ -174,10 +174,17 @@ class _MethodScanner:
         self.facts = MethodFacts()
         self.tensors: list[TensorDef] = []
         self._written: set[str] = set()
+        self.aliases: dict[str, str] = {}  # local name -> the tensor of self it refers to
 
     # -- helpers ---------------------------------------------------------------------------
     def _root(self, node: cst.BaseExpression) -> str | None:
-        return self_root(node, self.self_name)
+        root = self_root(node, self.self_name)
+        if root is None and self.aliases:  # w = self.weight; nn.init.normal_(w)
+            while isinstance(node, cst.Subscript) or (isinstance(node, cst.Attribute) and node.attr.value == "data"):
+                node = node.value
+            if isinstance(node, cst.Name):
+                return self.aliases.get(node.value)
+        return root
 
     def _is_self(self, node: cst.BaseExpression) -> bool:
         return isinstance(node, cst.Name) and node.value == self.self_name
@@ -256,6 +263,12 @@ class _MethodScanner:
                     self._write(self._root(element.value))
             else:
                 self._assigned(target.target, node.value)
+                if isinstance(target.target, cst.Name):
+                    alias = self._root(node.value)
+                    if alias is not None:
+                        self.aliases[target.target.value] = alias
+                    else:
+                        self.aliases.pop(target.target.value, None)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
@@ -278,6 +291,9 @@ class _MethodScanner:
         callee = (dotted(func) or "").rpartition(".")[2]
         if callee in known.READ_ONLY_CALLS:
             return
+        if callee not in ("setattr", "delattr") and not _explicit_base_call(func):
+            if any(self._is_self(arg.value) for arg in node.args):  # init_weights(self): anything
+                self.facts.writes_all_parameters = self.facts.writes_all_buffers = True
         for arg in node.args:
             value = arg.value
             elements = value.elements if isinstance(value, (cst.List, cst.Tuple)) else ()
@@ -336,6 +352,14 @@ class _MethodScanner:
             self.facts.writes_all_parameters = self.facts.writes_all_buffers = True
         else:
             self._write(name)
+
+
+def _explicit_base_call(func: cst.BaseExpression) -> bool:
+    """``nn.Linear.reset_parameters(self)``: a method of a class (by the naming convention)."""
+    if not isinstance(func, cst.Attribute):
+        return False
+    receiver = dotted(func.value)
+    return receiver is not None and receiver.rpartition(".")[2][:1].isupper()
 
 
 def _persistent_false(value: cst.BaseExpression | None) -> bool:

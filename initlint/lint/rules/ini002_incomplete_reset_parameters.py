@@ -103,6 +103,25 @@ class Recurrent(nn.Module):
             nn.init.uniform_(weight, -0.1, 0.1)
 """
         ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+from .init import init_module_weights
+
+class Head(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n, n))
+        self.bias = nn.Parameter(torch.empty(n))
+
+    def reset_parameters(self) -> None:
+        weight = self.weight  # a local alias is the same tensor
+        nn.init.xavier_uniform_(weight)
+        init_module_weights(self)  # a helper given the whole module may write anything
+"""
+        ),
     )
     INVALID = (
         Invalid(

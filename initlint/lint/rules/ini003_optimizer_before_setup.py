@@ -193,6 +193,19 @@ model = FSDP(model)
         ),
         Invalid(
             """\
+import torch
+from lightning.fabric import Fabric
+
+f = Fabric(accelerator="cpu")  # any name: the Fabric is known by its construction
+net = torch.nn.Linear(8, 8)
+opt = torch.optim.Adam(net.parameters())
+net = f.setup_module(net)
+""",
+            line=6,
+            mentions=("`f.setup_module(net)`",),
+        ),
+        Invalid(
+            """\
 from torch.distributed.fsdp import fully_shard
 
 def train(model, cfg):
@@ -216,16 +229,27 @@ def train(model, cfg):
         """Scan each scope (the module, each function) in statement order."""
         nodes = list(iter_tree(module))
         calls = [n for n in nodes if isinstance(n, cst.Call)]
-        scan = _Scan(context, deepspeed=_uses_deepspeed(calls, context))
+        fabrics = _fabric_names(nodes, context)
+        scan = _Scan(context, _uses_deepspeed(calls, context), fabrics)
         yield from scan.scope(module.body)
         for function in (n for n in nodes if isinstance(n, cst.FunctionDef)):
             if isinstance(function.body, cst.IndentedBlock):
-                yield from _Scan(context, scan.deepspeed).scope(function.body.body)
+                yield from _Scan(context, scan.deepspeed, fabrics).scope(function.body.body)
 
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
     """The calls of one statement, outermost first, not inside lambdas."""
     return [n for n in iter_tree(node, prune=(cst.Lambda,)) if isinstance(n, cst.Call)]
+
+
+def _fabric_names(nodes: list[cst.CSTNode], context: FileContext) -> frozenset[str]:
+    """Names this file binds to a ``Fabric(...)``, whatever they are called."""
+    names = set()
+    for node in nodes:
+        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
+            if context.imports.qualify(node.value.func) in known.FABRIC_CLASSES:
+                names.update(n for t in node.targets if (n := dotted(t.target)) is not None)
+    return frozenset(names)
 
 
 def _uses_deepspeed(calls: list[cst.Call], context: FileContext) -> bool:
@@ -256,9 +280,10 @@ def _model_root(expr: cst.BaseExpression) -> str | None:
 class _Scan:
     """The state of one scope while its statements are read in order."""
 
-    def __init__(self, context: FileContext, deepspeed: bool) -> None:
+    def __init__(self, context: FileContext, deepspeed: bool, fabrics: frozenset[str] = frozenset()) -> None:
         self.context = context
         self.deepspeed = deepspeed
+        self.fabrics = fabrics
         self.param_vars: dict[str, str] = {}  # variable -> model whose parameters it holds
         self.meta_models: dict[str, cst.CSTNode] = {}  # model -> the context it was built under
         self.pending: list[_Optimizer] = []
@@ -348,7 +373,7 @@ class _Scan:
 
     def _is_fabric(self, receiver: cst.BaseExpression) -> bool:
         name = dotted(receiver)
-        return name is not None and "fabric" in name.rpartition(".")[2].lower()
+        return name is not None and (name in self.fabrics or "fabric" in name.rpartition(".")[2].lower())
 
     def _is_meta_context(self, expr: cst.BaseExpression) -> bool:
         if not isinstance(expr, cst.Call):
