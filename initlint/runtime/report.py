@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -87,6 +88,21 @@ class InitReport:
     global_counts: tuple[int, int, int, int] | None = None  # failed, total, failed elements, total
 
     @property
+    def entries(self) -> list[TensorRecord]:
+        """The records (another name for ``records``)."""
+        return self.records
+
+    def __iter__(self) -> Iterator[TensorRecord]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def by_name(self) -> dict[str, TensorRecord]:
+        """Records by dotted name (tied names included)."""
+        return {name: r for r in self.records for name in (r.name, *r.aliases)}
+
+    @property
     def failures(self) -> list[TensorRecord]:
         """Records in a failing state."""
         return [r for r in self.records if r.failed]
@@ -154,7 +170,6 @@ _SUMMARY_VERB = {
 
 def _describe(record: TensorRecord) -> str:
     shape = "x".join(map(str, record.shape)) or "scalar"
-    leaf = record.name.rpartition(".")[2]
     tied = f" (tied with {', '.join(record.aliases)})" if record.aliases else ""
     if record.status == Status.PARTLY_WRITTEN:
         what = f"{record.unwritten} of {record.numel} elements never written"
@@ -166,7 +181,7 @@ def _describe(record: TensorRecord) -> str:
         what = f"no longer shares storage with {record.detail}"
     else:
         what = "never written"
-    return f"{leaf:<20} {record.kind:<9} [{shape}] {record.dtype.replace('torch.', '')}: {what}{tied}"
+    return f"{record.name}: {what} ({record.kind} [{shape}] {record.dtype.replace('torch.', '')}){tied}"
 
 
 def _advice(failures: list[TensorRecord]) -> list[str]:
