@@ -1,0 +1,167 @@
+"""Script order: what happens to each model of a scope, statement by statement.
+
+The script-order rules (INI1xx) ask questions like "was this model built under an empty-init
+context, and what was called on it afterwards?". This module answers them once per scope (the
+module body, each function body), in source order, descending into ``if``/``for``/``with``/``try``
+blocks but not into nested functions or classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from initlint.lint import known
+from initlint.lint.collect import blocks_of
+from initlint.lint.names import ImportTable, dotted
+from initlint.lint.walk import iter_tree
+
+__all__ = ["Call", "Scope", "scopes", "empty_init_kind"]
+
+SKIP_INIT = frozenset({"torch.nn.utils.skip_init"})
+VERIFIED = frozenset({"initlint.verified_empty_init", "initlint.runtime.verified_empty_init"})
+
+
+def empty_init_kind(expr: cst.BaseExpression, imports: ImportTable) -> str | None:
+    """``"meta"`` for contexts that leave parameters on the meta device, ``"empty"`` for those that
+    leave uninitialized memory, ``None`` for anything else."""
+    if not isinstance(expr, cst.Call):
+        return None
+    qualified = imports.qualify(expr.func)
+    if qualified in known.META_CONTEXTS:
+        return "meta"
+    if qualified == "torch.device" and expr.args:
+        first = expr.args[0].value
+        return "meta" if isinstance(first, cst.SimpleString) and first.evaluated_value == "meta" else None
+    if qualified in VERIFIED:
+        inner = expr.args[0].value if expr.args and expr.args[0].keyword is None else None
+        return (empty_init_kind(inner, imports) if inner is not None else None) or "empty"
+    if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "init_module":
+        for arg in expr.args:
+            empty = arg.keyword is None or arg.keyword.value == "empty_init"
+            if empty and isinstance(arg.value, cst.Name) and arg.value.value == "True":
+                return "empty"
+    return None
+
+
+@dataclass
+class Call:
+    """A call in a scope: on a model (``model.to(...)``) or with it as the first argument."""
+
+    node: cst.Call
+    index: int  # order in the scope
+    model: str | None  # the receiver's or first argument's root name
+    method: str  # the method or function's last name
+    on_receiver: bool  # model.method(...) rather than function(model, ...)
+
+
+@dataclass
+class Scope:
+    """The events of one scope, in order."""
+
+    built: dict[str, tuple[str, cst.CSTNode, int]] = field(default_factory=dict)  # model -> (kind, context, index)
+    calls: list[Call] = field(default_factory=list)
+    results: dict[int, str] = field(default_factory=dict)  # id(call) -> name its result is bound to
+    attributes: list[tuple[int, str]] = field(default_factory=list)  # (position, attribute read)
+
+    def calls_on(self, model: str, after: int) -> list[Call]:
+        """Calls on (or with) ``model`` after position ``after``."""
+        return [c for c in self.calls if c.model == model and c.index > after]
+
+    def calls_after(self, after: int) -> list[Call]:
+        """Every call after position ``after``."""
+        return [c for c in self.calls if c.index > after]
+
+    def reads_after(self, attribute: str, after: int) -> bool:
+        """Whether ``x.<attribute>`` is read anywhere after position ``after``."""
+        return any(index > after and name == attribute for index, name in self.attributes)
+
+
+def scopes(module: cst.Module, imports: ImportTable) -> Iterator[Scope]:
+    """The module's scope, then each function's."""
+    yield _read(module.body, imports)
+    for node in iter_tree(module):
+        if isinstance(node, cst.FunctionDef) and isinstance(node.body, cst.IndentedBlock):
+            yield _read(node.body.body, imports)
+
+
+def _read(statements: Sequence[cst.BaseStatement], imports: ImportTable) -> Scope:
+    scope = Scope()
+    counter = [0]
+
+    def visit(block: Sequence[cst.BaseStatement], context: tuple[str, cst.CSTNode] | None) -> None:
+        for statement in block:
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    _small(small, context)
+                continue
+            inner = context
+            for header in ("test", "iter"):  # if/while conditions, for loops' iterables
+                expression = getattr(statement, header, None)
+                if isinstance(expression, cst.BaseExpression):
+                    _calls(expression)
+            if isinstance(statement, cst.With):
+                for item in statement.items:
+                    _calls(item.item)
+                    kind = empty_init_kind(item.item, imports)
+                    if kind is not None:
+                        inner = (kind, item.item)
+            for nested in blocks_of(statement):
+                visit(nested, inner)
+
+    def _small(node: cst.BaseSmallStatement, context: tuple[str, cst.CSTNode] | None) -> None:
+        _calls(node)
+        if isinstance(node, (cst.Assign, cst.AnnAssign)) and node.value is not None:
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            names = [n for t in targets if (n := dotted(t)) is not None]
+            value = node.value
+            is_skip_init = isinstance(value, cst.Call) and imports.qualify(value.func) in SKIP_INIT
+            for name in names:
+                if context is not None:
+                    scope.built[name] = (context[0], context[1], counter[0])
+                elif is_skip_init:
+                    scope.built[name] = ("empty", value, counter[0])
+                elif name in scope.built and not _keeps_model(value, name):
+                    del scope.built[name]  # a new object under the old name
+            if isinstance(value, cst.Call) and len(names) == 1:
+                scope.results[id(value)] = names[0]
+
+    def _calls(node: cst.CSTNode) -> None:
+        for call in iter_tree(node, prune=(cst.Lambda,)):
+            if isinstance(call, cst.Attribute):
+                scope.attributes.append((counter[0], call.attr.value))
+            if not isinstance(call, cst.Call):
+                continue
+            counter[0] += 1
+            func = call.func
+            if isinstance(func, cst.Attribute):
+                model = _root(func.value)
+                scope.calls.append(Call(call, counter[0], model, func.attr.value, True))
+                if model is None or model not in scope.built:
+                    first = call.args[0].value if call.args else None
+                    if first is not None and _root(first) in scope.built:
+                        scope.calls.append(Call(call, counter[0], _root(first), func.attr.value, False))
+            else:
+                name = (dotted(func) or "").rpartition(".")[2]
+                first = call.args[0].value if call.args else None
+                scope.calls.append(Call(call, counter[0], _root(first) if first is not None else None, name, False))
+
+    visit(statements, None)
+    return scope
+
+
+def _root(expr: cst.BaseExpression) -> str | None:
+    name = dotted(expr)
+    if name is None:
+        return None
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "self" and len(parts) > 1 else parts[0]
+
+
+def _keeps_model(value: cst.BaseExpression, name: str) -> bool:
+    """``model = fabric.setup(model)``, ``model = model.to_empty(...)``: still the same model."""
+    return any(isinstance(n, cst.Name) and n.value == name.split(".")[0] for n in iter_tree(value))
