@@ -12,6 +12,7 @@ from initlint.lint import known
 from initlint.lint.collect import blocks_of, source_of
 from initlint.lint.names import dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
+from initlint.lint.scopes import empty_init_kind
 from initlint.lint.walk import iter_tree
 
 __all__ = ["OptimizerBeforeSetup"]
@@ -376,23 +377,12 @@ class _Scan:
         return name is not None and (name in self.fabrics or "fabric" in name.rpartition(".")[2].lower())
 
     def _is_meta_context(self, expr: cst.BaseExpression) -> bool:
-        if not isinstance(expr, cst.Call):
-            return False
-        qualified = self.context.imports.qualify(expr.func)
-        if qualified in known.META_CONTEXTS:
-            return True
-        if qualified == "torch.device" and expr.args:
-            first = expr.args[0].value
-            return isinstance(first, cst.SimpleString) and first.evaluated_value == "meta"
-        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "init_module":
-            return any(
-                a.keyword is not None
-                and a.keyword.value == "empty_init"
-                and isinstance(a.value, cst.Name)
-                and a.value.value == "True"
-                for a in expr.args
-            ) and self._is_fabric(expr.func.value)
-        return False
+        """Contexts after which Lightning refuses the joint set-up: meta, or ``init_module(empty_init=True)``."""
+        kind = empty_init_kind(expr, self.context.imports)
+        is_init_module = isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and (
+            expr.func.attr.value == "init_module"
+        )
+        return kind == "meta" or (kind is not None and is_init_module)
 
     def _is_setup_value(self, value: cst.BaseExpression) -> bool:
         return isinstance(value, cst.Call) and self._setup(value) is not None
