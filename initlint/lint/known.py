@@ -103,7 +103,6 @@ def is_optimizer(qualified: str | None, extra: frozenset[str] = frozenset()) -> 
 FABRIC_CLASSES = frozenset(
     {"lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric", "lightning.fabric.fabric.Fabric"}
 )
-TRAINER_CLASSES = frozenset({"lightning.Trainer", "lightning.pytorch.Trainer", "pytorch_lightning.Trainer"})
 FSDP_WRAPPERS = frozenset(
     {
         "torch.distributed.fsdp.FullyShardedDataParallel",
