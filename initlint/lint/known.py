@@ -103,6 +103,7 @@ def is_optimizer(qualified: str | None, extra: frozenset[str] = frozenset()) -> 
 FABRIC_CLASSES = frozenset(
     {"lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric", "lightning.fabric.fabric.Fabric"}
 )
+TRAINER_CLASSES = frozenset({"lightning.Trainer", "lightning.pytorch.Trainer", "pytorch_lightning.Trainer"})
 FSDP_WRAPPERS = frozenset(
     {
         "torch.distributed.fsdp.FullyShardedDataParallel",
@@ -124,14 +125,6 @@ META_CONTEXTS = frozenset(
         "accelerate.init_empty_weights",
         "accelerate.big_modeling.init_empty_weights",
         "accelerate.utils.init_empty_weights",
-    }
-)
-DEEPSPEED_STRATEGIES = frozenset(
-    {
-        "lightning.fabric.strategies.DeepSpeedStrategy",
-        "lightning.pytorch.strategies.DeepSpeedStrategy",
-        "pytorch_lightning.strategies.DeepSpeedStrategy",
-        "lightning_fabric.strategies.DeepSpeedStrategy",
     }
 )
 

@@ -18,7 +18,7 @@ from initlint.lint.collect import blocks_of
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.walk import iter_tree
 
-__all__ = ["Call", "Scope", "scopes", "empty_init_kind"]
+__all__ = ["Call", "Scope", "scopes", "empty_init_kind", "strategy_of", "bound_to"]
 
 SKIP_INIT = frozenset({"torch.nn.utils.skip_init"})
 VERIFIED = frozenset({"initlint.verified_empty_init", "initlint.runtime.verified_empty_init"})
@@ -44,6 +44,37 @@ def empty_init_kind(expr: cst.BaseExpression, imports: ImportTable) -> str | Non
             if empty and isinstance(arg.value, cst.Name) and arg.value.value == "True":
                 return "empty"
     return None
+
+
+def strategy_of(call: cst.Call, imports: ImportTable) -> str | None:
+    """``"deepspeed"`` or ``"fsdp"`` when a ``Fabric(...)``/``Trainer(...)`` call statically names one."""
+    for arg in call.args:
+        if arg.keyword is None or arg.keyword.value != "strategy":
+            continue
+        value = arg.value
+        if isinstance(value, cst.SimpleString):
+            text = str(value.evaluated_value).lower()
+        elif isinstance(value, cst.Call):
+            text = (imports.qualify(value.func) or dotted(value.func) or "").rpartition(".")[2].lower()
+        else:
+            return None
+        for kind in ("deepspeed", "fsdp"):
+            if kind in text:
+                return kind
+    return None
+
+
+def bound_to(module: cst.Module, classes: frozenset[str], imports: ImportTable) -> dict[str, cst.Call]:
+    """Names this file binds to a call of one of ``classes`` (``fabric = L.Fabric(...)``)."""
+    bound = {}
+    for node in iter_tree(module):
+        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
+            if imports.qualify(node.value.func) in classes:
+                for target in node.targets:
+                    name = dotted(target.target)
+                    if name is not None:
+                        bound[name] = node.value
+    return bound
 
 
 @dataclass

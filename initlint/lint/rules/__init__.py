@@ -9,6 +9,8 @@ from initlint.lint.rules.ini003_optimizer_before_setup import OptimizerBeforeSet
 from initlint.lint.rules.ini101_partial_load_after_empty_init import PartialLoadAfterEmptyInit
 from initlint.lint.rules.ini102_meta_model_moved_with_to import MetaModelMovedWithTo
 from initlint.lint.rules.ini103_to_empty_without_init import ToEmptyWithoutInit
+from initlint.lint.rules.ini104_init_module_with_sharded_trainer import InitModuleWithShardedTrainer
+from initlint.lint.rules.ini105_deepspeed_separate_optimizer_setup import DeepSpeedSeparateOptimizerSetup
 from initlint.lint.rules.ini900_unparsable_file import UnparsableFile
 
 __all__ = ["ALL_RULES", "RULES_BY_CODE", "ClassRule", "FileRule", "Rule"]
@@ -20,6 +22,8 @@ ALL_RULES: tuple[type[Rule], ...] = (
     PartialLoadAfterEmptyInit,
     MetaModelMovedWithTo,
     ToEmptyWithoutInit,
+    InitModuleWithShardedTrainer,
+    DeepSpeedSeparateOptimizerSetup,
     UnparsableFile,
 )
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

@@ -12,7 +12,7 @@ from initlint.lint import known
 from initlint.lint.collect import blocks_of, source_of
 from initlint.lint.names import dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import empty_init_kind
+from initlint.lint.scopes import bound_to, empty_init_kind, strategy_of
 from initlint.lint.walk import iter_tree
 
 __all__ = ["OptimizerBeforeSetup"]
@@ -228,45 +228,19 @@ def train(model, cfg):
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """Scan each scope (the module, each function) in statement order."""
-        nodes = list(iter_tree(module))
-        calls = [n for n in nodes if isinstance(n, cst.Call)]
-        fabrics = _fabric_names(nodes, context)
-        scan = _Scan(context, _uses_deepspeed(calls, context), fabrics)
+        bound = bound_to(module, known.FABRIC_CLASSES, context.imports)
+        deepspeed = any(strategy_of(call, context.imports) == "deepspeed" for call in bound.values())
+        fabrics = frozenset(bound)
+        scan = _Scan(context, deepspeed, fabrics)
         yield from scan.scope(module.body)
-        for function in (n for n in nodes if isinstance(n, cst.FunctionDef)):
+        for function in (n for n in iter_tree(module) if isinstance(n, cst.FunctionDef)):
             if isinstance(function.body, cst.IndentedBlock):
-                yield from _Scan(context, scan.deepspeed, fabrics).scope(function.body.body)
+                yield from _Scan(context, deepspeed, fabrics).scope(function.body.body)
 
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
     """The calls of one statement, outermost first, not inside lambdas."""
     return [n for n in iter_tree(node, prune=(cst.Lambda,)) if isinstance(n, cst.Call)]
-
-
-def _fabric_names(nodes: list[cst.CSTNode], context: FileContext) -> frozenset[str]:
-    """Names this file binds to a ``Fabric(...)``, whatever they are called."""
-    names = set()
-    for node in nodes:
-        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
-            if context.imports.qualify(node.value.func) in known.FABRIC_CLASSES:
-                names.update(n for t in node.targets if (n := dotted(t.target)) is not None)
-    return frozenset(names)
-
-
-def _uses_deepspeed(calls: list[cst.Call], context: FileContext) -> bool:
-    """Whether a Fabric of this file is built with a DeepSpeed strategy."""
-    for call in calls:
-        if context.imports.qualify(call.func) not in known.FABRIC_CLASSES:
-            continue
-        for arg in call.args:
-            if arg.keyword is None or arg.keyword.value != "strategy":
-                continue
-            value = arg.value
-            if isinstance(value, cst.SimpleString) and "deepspeed" in str(value.evaluated_value).lower():
-                return True
-            if isinstance(value, cst.Call) and context.imports.qualify(value.func) in known.DEEPSPEED_STRATEGIES:
-                return True
-    return False
 
 
 def _model_root(expr: cst.BaseExpression) -> str | None:
