@@ -8,7 +8,7 @@ blocks but not into nested functions or classes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -18,7 +18,7 @@ from initlint.lint.collect import blocks_of
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.walk import iter_tree
 
-__all__ = ["Call", "Scope", "scopes", "empty_init_kind", "strategy_of", "bound_to"]
+__all__ = ["Call", "Scope", "scopes", "empty_init_kind", "strategy_of", "bound_to", "method_calls", "model_root"]
 
 SKIP_INIT = frozenset({"torch.nn.utils.skip_init"})
 VERIFIED = frozenset({"initlint.verified_empty_init", "initlint.runtime.verified_empty_init"})
@@ -170,22 +170,33 @@ def _read(statements: Sequence[cst.BaseStatement], imports: ImportTable) -> Scop
             counter[0] += 1
             func = call.func
             if isinstance(func, cst.Attribute):
-                model = _root(func.value)
+                model = model_root(func.value)
                 scope.calls.append(Call(call, counter[0], model, func.attr.value, True))
                 if model is None or model not in scope.built:
                     first = call.args[0].value if call.args else None
-                    if first is not None and _root(first) in scope.built:
-                        scope.calls.append(Call(call, counter[0], _root(first), func.attr.value, False))
+                    if first is not None and model_root(first) in scope.built:
+                        scope.calls.append(Call(call, counter[0], model_root(first), func.attr.value, False))
             else:
                 name = (dotted(func) or "").rpartition(".")[2]
                 first = call.args[0].value if call.args else None
-                scope.calls.append(Call(call, counter[0], _root(first) if first is not None else None, name, False))
+                scope.calls.append(Call(call, counter[0], model_root(first) if first is not None else None, name, False))
 
     visit(statements, None)
     return scope
 
 
-def _root(expr: cst.BaseExpression) -> str | None:
+def method_calls(module: cst.Module, method: str, receivers: Iterable[str]) -> Iterator[tuple[cst.Call, str]]:
+    """Every ``receiver.method(...)`` call in the module, for the given receiver names."""
+    wanted = set(receivers)
+    for node in iter_tree(module):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == method:
+            receiver = dotted(node.func.value)
+            if receiver in wanted:
+                yield node, receiver
+
+
+def model_root(expr: cst.BaseExpression) -> str | None:
+    """``model`` for ``model.decoder``; ``self.model`` for ``self.model.encoder``."""
     name = dotted(expr)
     if name is None:
         return None

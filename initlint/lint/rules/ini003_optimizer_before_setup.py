@@ -12,7 +12,7 @@ from initlint.lint import known
 from initlint.lint.collect import blocks_of, source_of
 from initlint.lint.names import dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import bound_to, empty_init_kind, strategy_of
+from initlint.lint.scopes import bound_to, empty_init_kind, model_root, strategy_of
 from initlint.lint.walk import iter_tree
 
 __all__ = ["OptimizerBeforeSetup"]
@@ -243,15 +243,6 @@ def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
     return [n for n in iter_tree(node, prune=(cst.Lambda,)) if isinstance(n, cst.Call)]
 
 
-def _model_root(expr: cst.BaseExpression) -> str | None:
-    """``model`` for ``model.decoder``; ``self.model`` for ``self.model.encoder``."""
-    name = dotted(expr)
-    if name is None:
-        return None
-    parts = name.split(".")
-    return ".".join(parts[:2]) if parts[0] == "self" and len(parts) > 1 else parts[0]
-
-
 class _Scan:
     """The state of one scope while its statements are read in order."""
 
@@ -323,11 +314,11 @@ class _Scan:
         callee = func.attr.value if isinstance(func, cst.Attribute) else dotted(func) or ""
         if "optim" not in callee.lower() or callee.endswith("setup_optimizers"):
             return None
-        if isinstance(func, cst.Attribute) and _model_root(func.value) not in (None, "self", "torch", "optim"):
-            return _model_root(func.value)
+        if isinstance(func, cst.Attribute) and model_root(func.value) not in (None, "self", "torch", "optim"):
+            return model_root(func.value)
         for arg in call.args:
             model = self._params_model(arg.value) or (
-                _model_root(arg.value) if isinstance(arg.value, (cst.Name, cst.Attribute)) else None
+                model_root(arg.value) if isinstance(arg.value, (cst.Name, cst.Attribute)) else None
             )
             if model is not None:
                 return model
@@ -339,7 +330,7 @@ class _Scan:
             if isinstance(node, cst.Call):
                 func = node.func
                 if isinstance(func, cst.Attribute) and func.attr.value in ("parameters", "named_parameters"):
-                    model = _model_root(func.value)
+                    model = model_root(func.value)
                     if model is not None:
                         return model
             elif isinstance(node, cst.Name) and node.value in self.param_vars:
@@ -366,17 +357,17 @@ class _Scan:
         qualified = self.context.imports.qualify(call.func)
         func = call.func
         if qualified in known.FULLY_SHARD or qualified in known.FSDP_WRAPPERS:
-            model = _model_root(positional[0]) if positional else None
+            model = model_root(positional[0]) if positional else None
             return _Setup(model, call, "replace") if model else None
         if not isinstance(func, cst.Attribute):
             return None
         method = func.attr.value
         if method == "to_empty":
-            model = _model_root(func.value)
+            model = model_root(func.value)
             return _Setup(model, call, "replace") if model else None
         if method not in ("setup", "setup_module") or not positional or not self._is_fabric(func.value):
             return None
-        model = _model_root(positional[0])
+        model = model_root(positional[0])
         if model is None:
             return None
         if method == "setup_module":

@@ -7,10 +7,8 @@ from collections.abc import Iterator
 import libcst as cst
 
 from initlint.lint import known
-from initlint.lint.names import dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import bound_to, strategy_of
-from initlint.lint.walk import iter_tree
+from initlint.lint.scopes import bound_to, method_calls, strategy_of
 
 __all__ = ["InitModuleWithShardedTrainer"]
 
@@ -79,12 +77,9 @@ with trainer.init_module(empty_init=True):
         }
         if not sharded:
             return
-        for node in iter_tree(module):
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-                receiver = dotted(node.func.value)
-                if node.func.attr.value == "init_module" and receiver in sharded:
-                    yield node, (
-                        f"`{receiver}` uses a {sharded[receiver]} strategy: build the layers in the "
-                        "LightningModule's `configure_model()` hook instead of under `init_module()`, so "
-                        "each rank only materializes its shard."
-                    )
+        for node, receiver in method_calls(module, "init_module", sharded):
+            yield node, (
+                f"`{receiver}` uses a {sharded[receiver]} strategy: build the layers in the "
+                "LightningModule's `configure_model()` hook instead of under `init_module()`, so "
+                "each rank only materializes its shard."
+            )

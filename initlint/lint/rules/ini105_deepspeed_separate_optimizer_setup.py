@@ -7,10 +7,8 @@ from collections.abc import Iterator
 import libcst as cst
 
 from initlint.lint import known
-from initlint.lint.names import dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import bound_to, strategy_of
-from initlint.lint.walk import iter_tree
+from initlint.lint.scopes import bound_to, method_calls, strategy_of
 
 __all__ = ["DeepSpeedSeparateOptimizerSetup"]
 
@@ -70,11 +68,8 @@ optimizer = fabric.setup_optimizers(torch.optim.Adam(model.parameters()))
             for name, call in bound_to(module, known.FABRIC_CLASSES, context.imports).items()
             if strategy_of(call, context.imports) == "deepspeed"
         }
-        for node in iter_tree(module):
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-                receiver = dotted(node.func.value)
-                if node.func.attr.value == "setup_optimizers" and receiver in deepspeed:
-                    yield node, (
-                        f"`{receiver}` uses DeepSpeed, which sets the model and its optimizer up together: "
-                        "create the optimizer first, then `model, optimizer = fabric.setup(model, optimizer)`."
-                    )
+        for node, receiver in method_calls(module, "setup_optimizers", deepspeed):
+            yield node, (
+                f"`{receiver}` uses DeepSpeed, which sets the model and its optimizer up together: "
+                "create the optimizer first, then `model, optimizer = fabric.setup(model, optimizer)`."
+            )
