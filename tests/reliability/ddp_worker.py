@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sys
+import traceback
 
 import torch
 import torch.distributed as dist
@@ -35,12 +35,15 @@ def main(rank: int, world_size: int, port: int, full: str, out: str) -> None:
         ddp(torch.ones(2, 4)).sum().backward()
         with open(f"{out}.{rank}.json", "w", encoding="utf-8") as handle:
             json.dump(result, handle)
-        # torch 2.13's gloo DDP aborts at interpreter exit ("terminate called without an active
-        # exception") unless the reducer is gone before the process group: plain DDP does it too.
-        del ddp
-        gc.collect()
-    finally:
-        dist.destroy_process_group()
+        dist.barrier()
+    except BaseException:
+        traceback.print_exc()
+        sys.stdout.flush()
+        os._exit(1)
+    # torch 2.13's gloo backend can abort at interpreter exit ("terminate called without an active
+    # exception"), also without initlint; the results are written, so leave right away.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

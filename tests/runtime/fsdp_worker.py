@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 
 import torch
 import torch.distributed as dist
@@ -43,8 +44,15 @@ def main(rank: int, world_size: int, port: int, reset: str, out: str) -> None:
                           message=str(error))
         with open(f"{out}.{rank}.json", "w", encoding="utf-8") as handle:
             json.dump(result, handle)
-    finally:
-        dist.destroy_process_group()
+        dist.barrier()
+    except BaseException:
+        traceback.print_exc()
+        sys.stdout.flush()
+        os._exit(1)
+    # torch 2.13's gloo backend can abort at interpreter exit ("terminate called without an active
+    # exception"), also without initlint; the results are written, so leave right away.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
