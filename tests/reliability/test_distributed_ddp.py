@@ -9,7 +9,7 @@ import pytest
 from ..distributed import run_ranks
 
 pytestmark = pytest.mark.distributed
-WORKER = Path(__file__).with_name("ddp_worker.py")
+WORKER = "tests.reliability.ddp_worker"
 
 
 def test_ddp_full_load(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from ..distributed import run_ranks
 
 pytestmark = pytest.mark.distributed
-WORKER = Path(__file__).with_name("fsdp_worker.py")
+WORKER = "tests.runtime.fsdp_worker"
 
 
 def test_fsdp2_meta_init_with_reset_passes(tmp_path: Path) -> None:
