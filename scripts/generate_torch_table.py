@@ -17,7 +17,8 @@ import pprint
 import sys
 from pathlib import Path
 
-import libcst as cst
+import ast
+
 import torch
 import torch.nn
 
@@ -41,7 +42,7 @@ def _own_tensors(cls: type, cache: dict[str, dict[str, list[str]]]) -> list[str]
     if path is None:
         return []
     if path not in cache:
-        module = cst.parse_module(Path(path).read_text(encoding="utf-8"))
+        module = ast.parse(Path(path).read_text(encoding="utf-8"))
         table = ImportTable(cls.__module__, path.endswith("__init__.py"))
         collect_imports(module, table)
         cache[path] = {

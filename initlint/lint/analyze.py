@@ -16,8 +16,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from initlint.lint.collect import collect_classes, collect_imports
 from initlint.lint.names import ImportTable
 from initlint.lint.rules import ALL_RULES, FileRule
-from initlint.lint.rules.base import FileContext, Rule
-from initlint.lint.summary import ClassSummary, FileSummary, Finding
+from initlint.lint.rules.base import FileContext
+from initlint.lint.summary import FileSummary, Finding
 
 __all__ = ["read_source", "analyze_source", "noqa_map"]
 
@@ -89,12 +89,25 @@ def analyze_source(
     if not rules and not need_classes:
         summary.parsed = False  # nothing any rule could report: not worth a parse
         return summary
-    too_deep = _too_deep(text)
-    if too_deep is not None:
-        return _error(path, module, too_deep, 1, "is nested too deeply to be parsed (CPython itself cannot compile it)")
     try:
-        tree = cst.parse_module(text)
-        _fill(summary, text, tree, ImportTable(module, is_package), extra_optimizers, rules)
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        line, col = exc.lineno or 1, exc.offset or 1
+        if "too many nested" in str(exc.msg) or "too complex" in str(exc.msg):
+            return _error(path, module, line, 1, "is nested too deeply to be parsed (CPython itself cannot compile it)")
+        return _error(path, module, line, col, f"could not be parsed: {exc.msg}")
+    except (RecursionError, MemoryError):
+        return _error(path, module, 1, 1, "is nested too deeply to be parsed (CPython itself cannot compile it)")
+    except ValueError as exc:  # "source code string cannot contain null bytes", in older Pythons
+        return _error(path, module, 1, 1, f"could not be parsed: {exc}")
+    try:
+        table = ImportTable(module, is_package)
+        collect_imports(tree, table)
+        summary.classes = [cls for _, cls in collect_classes(tree, table)]
+        summary.imports = table.aliases
+        file_rules = [rule for rule in rules if issubclass(rule, FileRule) and rule.wants(tree, table)]
+        if file_rules:
+            summary.findings += _file_findings(path, text, table, extra_optimizers, file_rules)
     except cst.ParserSyntaxError as exc:
         message = re.sub(r"^parser error: error at \d+:\d+: ", "", " ".join(exc.message.split()))
         return _error(path, module, exc.raw_line, exc.raw_column + 1, f"could not be parsed: {message}")
@@ -106,53 +119,12 @@ def analyze_source(
     return summary
 
 
-_CLASS_LINE = re.compile(r"(?:^|(?<=[\r\n]))([ \t]*)class[ \t]+(\w+)")
-
-
-def _place_classes(text: str, classes: list[tuple[cst.ClassDef, ClassSummary]]) -> None:
-    """Set each class's line and column from the text (libcst's PositionProvider costs more than
-    the parse on large files). Classes come in source order; each takes the next line that
-    declares its name."""
-    lines = _Lines(text)
-    matches = [(m.group(2), lines.line(m.start()), len(m.group(1)) + 1) for m in _CLASS_LINE.finditer(text)]
-    at = 0
-    for node, cls in classes:
-        for index in range(at, len(matches)):
-            if matches[index][0] == node.name.value:
-                cls.line, cls.col = matches[index][1], matches[index][2]
-                at = index + 1
-                break
-
-
-def _too_deep(text: str) -> int | None:
-    """The line of an expression nested too deeply for libcst, whose native parser would crash the
-    process on it (a stack overflow, not an exception). CPython's own parser refuses such nesting at
-    a lower depth with a clean error, so ask it first; only files with enough operators and brackets
-    to nest that deep pay for the check."""
-    if sum(text.count(char) for char in "+-*/%&|^<>.([{") < 2000:
-        return None
-    try:
-        ast.parse(text)
-    except RecursionError:
-        return 1
-    except SyntaxError as exc:
-        if "too many nested" in str(exc) or "too complex" in str(exc):
-            return exc.lineno or 1
-    except (ValueError, MemoryError):
-        pass
-    return None
-
-
-def _fill(
-    summary: FileSummary,
-    text: str,
-    tree: cst.Module,
-    table: ImportTable,
-    extra_optimizers: frozenset[str],
-    rules: list[type[Rule]],
-) -> None:
-    collect_imports(tree, table)
-    classes = collect_classes(tree, table)
+def _file_findings(
+    path: str, text: str, table: ImportTable, extra_optimizers: frozenset[str], rules: list[type[FileRule]]
+) -> list[Finding]:
+    """Run the script-order rules on the file's libcst tree (parsed only for them: CPython's parser
+    has already accepted the file, so libcst's native parser will not meet nesting it cannot take)."""
+    tree = cst.parse_module(text)
     positions: dict[cst.CSTNode, object] = {}
 
     def position(node: cst.CSTNode) -> tuple[int, int]:
@@ -161,16 +133,14 @@ def _fill(
         where = positions[node]
         return where.start.line, where.start.column + 1  # type: ignore[attr-defined]
 
-    _place_classes(text, classes)
     context = FileContext(imports=table, position=position, extra_optimizers=extra_optimizers)
+    findings = []
     for rule in rules:
-        if issubclass(rule, FileRule):
-            for node, message in rule().check(tree, context):
-                line, col = position(node)
-                end = positions[node].end  # type: ignore[attr-defined]
-                summary.findings.append(Finding(summary.path, line, col, rule.code, message, end.line, end.column + 1))
-    summary.imports = table.aliases
-    summary.classes = [cls for _, cls in classes]
+        for node, message in rule().check(tree, context):
+            line, col = position(node)
+            end = positions[node].end  # type: ignore[attr-defined]
+            findings.append(Finding(path, line, col, rule.code, message, end.line, end.column + 1))
+    return findings
 
 
 def _error(path: str, module: str, line: int, col: int, message: str) -> FileSummary:

@@ -17,6 +17,8 @@ __all__ = [
     "FSDP_WRAPPERS",
     "FULLY_SHARD",
     "META_CONTEXTS",
+    "SKIP_INIT",
+    "VERIFIED_CONTEXTS",
     "READ_ONLY_CALLS",
     "is_optimizer",
 ]
@@ -127,6 +129,8 @@ META_CONTEXTS = frozenset(
         "accelerate.utils.init_empty_weights",
     }
 )
+SKIP_INIT = frozenset({"torch.nn.utils.skip_init"})
+VERIFIED_CONTEXTS = frozenset({"initlint.verified_empty_init", "initlint.runtime.verified_empty_init"})
 
 # Calls that only read the tensors passed to them: using ``self.weight`` as an argument to one of
 # these is not an initialization of it.

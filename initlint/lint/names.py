@@ -1,5 +1,9 @@
 """Resolve the names a file uses to the qualified names they import.
 
+The table is filled from CPython's ``ast`` (the fast parse every file gets) and answers for both
+``ast`` and libcst expressions, so the class summaries (``ast``) and the script-order rules (libcst)
+share one meaning of every name.
+
 libcst's ``QualifiedNameProvider`` answers the same question through a full scope analysis, which
 costs about eight times the parse on real code (measured on torch's sources, see issue 7). The rules
 only need to know what ``nn.Parameter`` or ``tnn.Linear`` *means*, and those names almost always come
@@ -8,20 +12,30 @@ from imports, so one pass over the import statements gives the same answers at a
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 __all__ = ["ImportTable", "dotted", "module_name_for"]
 
 
-def dotted(node: cst.BaseExpression | None) -> str | None:
-    """Return ``a.b.c`` for a ``Name``/``Attribute`` chain, ``None`` for anything else."""
+def dotted(node: cst.BaseExpression | ast.expr | None) -> str | None:
+    """Return ``a.b.c`` for a ``Name``/``Attribute`` chain (libcst or ``ast``), ``None`` otherwise."""
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+        elif isinstance(node, cst.Attribute):
+            parts.append(node.attr.value)
+        else:
+            break
         node = node.value
-    if not isinstance(node, cst.Name):
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    elif isinstance(node, cst.Name):
+        parts.append(node.value)
+    else:
         return None
-    parts.append(node.value)
     return ".".join(reversed(parts))
 
 
@@ -44,30 +58,28 @@ class ImportTable:
         self.package = module if is_package else module.rpartition(".")[0]
         self.aliases: dict[str, str] = {}
 
-    def add(self, node: cst.Import | cst.ImportFrom) -> None:
+    def add(self, node: ast.Import | ast.ImportFrom) -> None:
         """Record the names bound by one import statement."""
-        if isinstance(node, cst.Import):
+        if isinstance(node, ast.Import):
             for alias in node.names:
-                full = dotted(alias.name) or ""
                 if alias.asname is not None:
-                    self.aliases[_as_name(alias)] = full
+                    self.aliases[alias.asname] = alias.name
                 else:
-                    head = full.partition(".")[0]
+                    head = alias.name.partition(".")[0]
                     self.aliases[head] = head
             return
         source = self._from_module(node)
-        if source is None or isinstance(node.names, cst.ImportStar):
+        if source is None:
             return
         for alias in node.names:
-            name = dotted(alias.name) or ""
-            local = _as_name(alias) if alias.asname is not None else name
-            self.aliases[local] = f"{source}.{name}" if source else name
+            if alias.name != "*":
+                self.aliases[alias.asname or alias.name] = f"{source}.{alias.name}" if source else alias.name
 
     def define(self, local: str) -> None:
         """Record a name the module defines itself (a class or function)."""
         self.aliases[local] = f"{self.module}.{local}" if self.module else local
 
-    def qualify(self, node: cst.BaseExpression | None) -> str | None:
+    def qualify(self, node: cst.BaseExpression | ast.expr | None) -> str | None:
         """The qualified name of a ``Name``/``Attribute`` expression, or ``None`` if unknown."""
         name = dotted(node)
         if name is None:
@@ -78,9 +90,9 @@ class ImportTable:
             return None
         return f"{target}.{rest}" if rest else target
 
-    def _from_module(self, node: cst.ImportFrom) -> str | None:
-        level = len(node.relative)
-        name = dotted(node.module) if node.module is not None else ""
+    def _from_module(self, node: ast.ImportFrom) -> str | None:
+        level = node.level or 0
+        name = node.module or ""
         if level == 0:
             return name
         base = self.package.split(".") if self.package else []
@@ -88,9 +100,3 @@ class ImportTable:
             return None
         base = base[: len(base) - (level - 1)]
         return ".".join([*base, name] if name else base)
-
-
-def _as_name(alias: cst.ImportAlias) -> str:
-    assert alias.asname is not None
-    target = alias.asname.name
-    return dotted(target) or "" if isinstance(target, (cst.Name, cst.Attribute)) else ""

@@ -14,14 +14,12 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from initlint.lint import known
-from initlint.lint.collect import blocks_of
+from initlint.lint.walk import blocks_of
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.walk import iter_tree
 
 __all__ = ["Call", "Scope", "scopes", "empty_init_kind", "strategy_of", "bound_to", "method_calls", "model_root"]
 
-SKIP_INIT = frozenset({"torch.nn.utils.skip_init"})
-VERIFIED = frozenset({"initlint.verified_empty_init", "initlint.runtime.verified_empty_init"})
 
 
 def empty_init_kind(expr: cst.BaseExpression, imports: ImportTable) -> str | None:
@@ -35,7 +33,7 @@ def empty_init_kind(expr: cst.BaseExpression, imports: ImportTable) -> str | Non
     if qualified == "torch.device" and expr.args:
         first = expr.args[0].value
         return "meta" if isinstance(first, cst.SimpleString) and first.evaluated_value == "meta" else None
-    if qualified in VERIFIED:
+    if qualified in known.VERIFIED_CONTEXTS:
         inner = expr.args[0].value if expr.args and expr.args[0].keyword is None else None
         return (empty_init_kind(inner, imports) if inner is not None else None) or "empty"
     if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "init_module":
@@ -150,7 +148,7 @@ def _read(statements: Sequence[cst.BaseStatement], imports: ImportTable) -> Scop
             targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
             names = [n for t in targets if (n := dotted(t)) is not None]
             value = node.value
-            is_skip_init = isinstance(value, cst.Call) and imports.qualify(value.func) in SKIP_INIT
+            is_skip_init = isinstance(value, cst.Call) and imports.qualify(value.func) in known.SKIP_INIT
             for name in names:
                 if context is not None:
                     scope.built[name] = (context[0], context[1], counter[0])

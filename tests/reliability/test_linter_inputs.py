@@ -40,7 +40,7 @@ def cli_run(args: list[str], cwd: Path) -> tuple[int, str, str]:
 
 def test_syntax_error(tmp_path: Path) -> None:
     assert lint_file(tmp_path, "a.py", MODULE + "    def broken(:\n") == [
-        "8:1: INI900 this file could not be parsed: expected one of ), *, **, NAME",
+        "8:16: INI900 this file could not be parsed: invalid syntax",
     ]
 
 

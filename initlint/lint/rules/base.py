@@ -10,6 +10,7 @@ Rules are pure: they never read files, print or exit; the engine owns all of tha
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -98,6 +99,11 @@ class FileRule(Rule):
     @classmethod
     def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
         """By default a file rule reads every file; override with a cheaper test."""
+        return True
+
+    @classmethod
+    def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
+        """A second, still cheap test on the file's ``ast`` tree, before its libcst tree is parsed."""
         return True
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:

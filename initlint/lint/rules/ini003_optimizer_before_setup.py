@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from initlint.lint import known
-from initlint.lint.collect import blocks_of, source_of
+from initlint.lint.walk import blocks_of, source_of
 from initlint.lint.names import dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
 from initlint.lint.scopes import bound_to, empty_init_kind, model_root, strategy_of

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 import libcst as cst
 
+from initlint.lint.gates import builds_under_empty_init
+from initlint.lint.names import ImportTable
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.collect import source_of
+from initlint.lint.walk import source_of
 from initlint.lint.scopes import Call, Scope, scopes
 
 __all__ = ["PartialLoadAfterEmptyInit"]
@@ -112,6 +115,11 @@ def load(path):
     def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
         """Needs a non-strict load."""
         return "strict=False" in text
+
+    @classmethod
+    def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
+        """Only a model built under an empty-init context can be affected."""
+        return builds_under_empty_init(tree, imports)
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """Report each non-strict load into an empty-initialized model nothing repairs."""

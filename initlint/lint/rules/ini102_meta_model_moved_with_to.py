@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 import libcst as cst
 
+from initlint.lint.gates import builds_under_empty_init
+from initlint.lint.names import ImportTable
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
 from initlint.lint.scopes import scopes
 
@@ -76,6 +79,11 @@ model.cuda()
         """Needs a meta context."""
         return '"meta"' in text or "'meta'" in text or "init_empty_weights" in text
 
+    @classmethod
+    def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
+        """Only a model built under an empty-init context can be affected."""
+        return builds_under_empty_init(tree, imports)
+
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """Report the first move of each meta model that was not materialized before it."""
         for scope in scopes(module, context.imports):
@@ -96,6 +104,6 @@ model.cuda()
 
 
 def _source(node: cst.CSTNode) -> str:
-    from initlint.lint.collect import source_of
+    from initlint.lint.walk import source_of
 
     return source_of(node)

@@ -29,6 +29,6 @@ class Scale(nn.Module):
     def __init__(self:
         self.gain = nn.Parameter(torch.ones(1))
 """,
-            line=3,
+            line=2,
         ),
     )

@@ -1,0 +1,39 @@
+"""Cheap questions about a file's ``ast`` tree that decide whether a script-order rule needs the
+file's libcst tree at all.
+
+Every candidate file is parsed with CPython's ``ast`` anyway; a libcst parse costs ten times more
+(issue 7), and a word like ``"meta"`` appears in many files that never build a model under an
+empty-init context. A gate answers a necessary condition of its rule, never the rule's question.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from initlint.lint import known
+from initlint.lint.names import ImportTable
+
+__all__ = ["builds_under_empty_init"]
+
+_CONTEXTS = known.META_CONTEXTS | known.VERIFIED_CONTEXTS | {"torch.device"}
+
+
+def builds_under_empty_init(tree: ast.Module, imports: ImportTable) -> bool:
+    """Whether any ``with`` enters a context that may leave weights empty (``torch.device(...)``,
+    ``init_empty_weights()``, ``*.init_module(...)``, ``verified_empty_init(...)``), or
+    ``skip_init`` is called."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                expr = item.context_expr
+                if isinstance(expr, ast.Call) and _is_empty_init_context(expr.func, imports):
+                    return True
+        elif isinstance(node, ast.Call) and imports.qualify(node.func) in known.SKIP_INIT:
+            return True
+    return False
+
+
+def _is_empty_init_context(func: ast.expr, imports: ImportTable) -> bool:
+    if isinstance(func, ast.Attribute) and func.attr == "init_module":
+        return True
+    return imports.qualify(func) in _CONTEXTS
