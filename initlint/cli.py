@@ -16,7 +16,8 @@ from initlint.__about__ import __version__
 from initlint.config import ConfigError, find_project_root, load_config
 from initlint.lint.engine import lint_paths
 from initlint.lint.explain import explain
-from initlint.lint.formats import FORMATS, format_statistics
+from initlint.lint.fixer import fix_paths
+from initlint.lint.formats import FORMATS, format_statistics, format_text
 from initlint.lint.rules import RULES_BY_CODE
 
 __all__ = ["main", "cli"]
@@ -57,6 +58,10 @@ def cli() -> None:
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes for analysing files [default: one per CPU].")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the summary cache (.initlint_cache/).")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes (files are rewritten atomically).")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="Also apply fixes that may change behaviour (with --fix/--diff); mark them [*].")
+@click.option("--diff", is_flag=True, help="Print the fixes as a diff without writing; exit 1 if there are any.")
 def check(
     paths: tuple[Path, ...],
     output_format: str,
@@ -67,18 +72,37 @@ def check(
     force_exclude: bool,
     jobs: int | None,
     no_cache: bool,
+    fix: bool,
+    unsafe_fixes: bool,
+    diff: bool,
 ) -> None:
     """Lint PATHS (default: the current folder)."""
     targets = list(paths) or [Path(".")]
+    settings = {"force_exclude": force_exclude, "cache": not no_cache, "jobs": jobs or os.cpu_count() or 1}
     try:
         config = load_config(find_project_root(targets)).with_cli(_codes(select), _codes(ignore))
-        result = lint_paths(
-            targets, config, force_exclude=force_exclude, cache=not no_cache, jobs=jobs or os.cpu_count() or 1
-        )
+        if fix or diff:
+            run = fix_paths(targets, config, unsafe=unsafe_fixes, write=not diff, **settings)  # type: ignore[arg-type]
+            result, fixed = run.result, len(run.fixed)
+        else:
+            result, fixed = lint_paths(targets, config, **settings), 0  # type: ignore[arg-type]
     except ConfigError as exc:
         click.echo(f"initlint: error: {exc}", err=True)
         sys.exit(2)
-    output = format_statistics(result.findings) if statistics else FORMATS[output_format](result.findings)
+    if fix or diff:
+        for path in run.refused:
+            click.echo(f"initlint: warning: {path}: its fixes were not applied because the fixed code would not "
+                       "parse; please report this", err=True)
+    if diff:
+        click.echo("".join(run.diffs.values()), nl=False)
+        click.echo(f"Would fix {fixed} error{'s' if fixed != 1 else ''} in {len(run.diffs)} files.", err=True)
+        sys.exit(1 if run.diffs else 0)
+    if statistics:
+        output = format_statistics(result.findings)
+    elif output_format == "text":
+        output = format_text(result.findings, unsafe_fixes=unsafe_fixes, fixed=fixed)
+    else:
+        output = FORMATS[output_format](result.findings)
     if output:
         click.echo(output, nl=False)
     if output_format == "text" and not result.findings and not statistics:

@@ -11,13 +11,14 @@ import re
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from initlint.lint.collect import collect_classes, collect_imports
 from initlint.lint.names import ImportTable
-from initlint.lint.rules import ALL_RULES, FileRule
-from initlint.lint.rules.base import FileContext
-from initlint.lint.summary import FileSummary, Finding
+from initlint.lint.rules import ALL_RULES, ClassRule, FileRule
+from initlint.lint.rules.base import FileContext, Rule
+from initlint.lint.source import Source
+from initlint.lint.summary import ClassSummary, FileSummary, Finding
 
 __all__ = ["read_source", "analyze_source", "noqa_map"]
 
@@ -103,7 +104,9 @@ def analyze_source(
     try:
         table = ImportTable(module, is_package)
         collect_imports(tree, table)
-        summary.classes = [cls for _, cls in collect_classes(tree, table)]
+        classes = collect_classes(tree, table)
+        _prepare_fixes(classes, Source(text), table, rules)
+        summary.classes = [cls for _, cls in classes]
         summary.imports = table.aliases
         file_rules = [rule for rule in rules if issubclass(rule, FileRule) and rule.wants(tree, table)]
         if file_rules:
@@ -125,22 +128,40 @@ def _file_findings(
     """Run the script-order rules on the file's libcst tree (parsed only for them: CPython's parser
     has already accepted the file, so libcst's native parser will not meet nesting it cannot take)."""
     tree = cst.parse_module(text)
-    positions: dict[cst.CSTNode, object] = {}
+    positions: dict[cst.CSTNode, CodeRange] = {}
 
-    def position(node: cst.CSTNode) -> tuple[int, int]:
+    def span(node: cst.CSTNode) -> tuple[int, int, int, int]:
         if not positions:  # computed only for files that have something to report
             positions.update(MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider))
         where = positions[node]
-        return where.start.line, where.start.column + 1  # type: ignore[attr-defined]
+        return where.start.line, where.start.column + 1, where.end.line, where.end.column + 1
 
-    context = FileContext(imports=table, position=position, extra_optimizers=extra_optimizers)
+    context = FileContext(
+        imports=table,
+        position=lambda node: span(node)[:2],
+        extra_optimizers=extra_optimizers,
+        span=span,
+        source=Source(text),
+    )
     findings = []
     for rule in rules:
-        for node, message in rule().check(tree, context):
-            line, col = position(node)
-            end = positions[node].end  # type: ignore[attr-defined]
-            findings.append(Finding(path, line, col, rule.code, message, end.line, end.column + 1))
+        for node, message, *fix in rule().check(tree, context):
+            line, col, end_line, end_col = span(node)
+            findings.append(Finding(path, line, col, rule.code, message, end_line, end_col, fix[0] if fix else None))
     return findings
+
+
+def _prepare_fixes(
+    classes: list[tuple[ast.ClassDef, ClassSummary]], source: Source, table: ImportTable, rules: list[type[Rule]]
+) -> None:
+    """Let each class rule prepare its fix for the classes it may judge (those creating tensors)."""
+    class_rules = [rule for rule in rules if issubclass(rule, ClassRule)]
+    for node, summary in classes:
+        if summary.tensors:
+            for rule in class_rules:
+                fix = rule.prepare_fix(node, summary, source, table)
+                if fix is not None:
+                    summary.fixes[rule.code] = fix
 
 
 def _error(path: str, module: str, line: int, col: int, message: str) -> FileSummary:

@@ -170,7 +170,7 @@ def lint_paths(
             view = index.view(cls)
             for rule in class_rules:
                 found += [
-                    Finding(shown, cls.line, cls.col, rule.code, message, cls.line, cls.col + 5)
+                    Finding(shown, cls.line, cls.col, rule.code, message, cls.line, cls.col + 5, cls.fixes.get(rule.code))
                     for message in rule.check(view)
                 ]
         findings += _kept(found, summary, config)

@@ -8,17 +8,52 @@ from collections.abc import Callable, Sequence
 
 from initlint.__about__ import __version__
 from initlint.lint.rules import RULES_BY_CODE
-from initlint.lint.summary import Finding
+from initlint.lint.summary import Finding, Fix
 
 __all__ = ["FORMATS", "format_text", "format_json", "format_sarif", "format_github", "format_statistics"]
 
 
-def format_text(findings: Sequence[Finding]) -> str:
-    """``path:line:col: CODE message``, one a line, and a count."""
-    lines = [f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}" for f in findings]
-    if findings:
-        lines.append(f"Found {len(findings)} error{'s' if len(findings) != 1 else ''}.")
+def format_text(findings: Sequence[Finding], unsafe_fixes: bool = False, fixed: int = 0) -> str:
+    """``path:line:col: CODE [*] message``, one a line (``[*]``: ``--fix`` can fix it), and a count.
+
+    Args:
+        unsafe_fixes: unsafe fixes count as fixable (``--unsafe-fixes``).
+        fixed: how many findings ``--fix`` fixed in this run.
+    """
+    lines = [
+        f"{f.path}:{f.line}:{f.col}: {f.code} {'[*] ' if (f.fix is not None and f.fix.applies(unsafe_fixes)) else ''}{f.message}"
+        for f in findings
+    ]
+    if findings or fixed:
+        total = len(findings) + fixed
+        counts = f" ({fixed} fixed, {len(findings)} remaining)" if fixed else ""
+        lines.append(f"Found {total} error{'s' if total != 1 else ''}{counts}.")
+    fixable = sum((f.fix is not None and f.fix.applies(unsafe_fixes)) for f in findings)
+    hidden = sum(f.fix is not None for f in findings) - fixable
+    if fixable:
+        lines.append(f"[*] {fixable} fixable with the `--fix` option"
+                     + (f" ({hidden} hidden fixes can be enabled with the `--unsafe-fixes` option)." if hidden else "."))
+    elif hidden:
+        lines.append(f"No fixes available ({hidden} hidden fixes can be enabled with the `--unsafe-fixes` option).")
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _fix_json(fix: Fix | None) -> dict[str, object] | None:
+    """A fix as ruff's JSON output writes it."""
+    if fix is None:
+        return None
+    return {
+        "applicability": fix.applicability,
+        "message": fix.message,
+        "edits": [
+            {
+                "content": edit.content,
+                "location": {"row": edit.line, "column": edit.col},
+                "end_location": {"row": edit.end_line, "column": edit.end_col},
+            }
+            for edit in fix.edits
+        ],
+    }
 
 
 def format_json(findings: Sequence[Finding]) -> str:
@@ -34,6 +69,7 @@ def format_json(findings: Sequence[Finding]) -> str:
             "name": RULES_BY_CODE[f.code].name,
             "message": f.message,
             "url": RULES_BY_CODE[f.code].docs_url(),
+            "fix": _fix_json(f.fix),
         }
         for f in findings
     ]
@@ -90,7 +126,7 @@ def format_sarif(findings: Sequence[Finding]) -> str:
                     }
                 }
             ],
-        }
+        } | _sarif_fixes(f)
         for f in findings
     ]
     log = {
@@ -113,6 +149,33 @@ def format_sarif(findings: Sequence[Finding]) -> str:
     return json.dumps(log, indent=2) + "\n"
 
 
+def _sarif_fixes(finding: Finding) -> dict[str, object]:
+    """SARIF's ``fixes`` property: the edits as replacements of regions of the file."""
+    if finding.fix is None:
+        return {}
+    replacements = [
+        {
+            "deletedRegion": {
+                "startLine": edit.line,
+                "startColumn": edit.col,
+                "endLine": edit.end_line,
+                "endColumn": edit.end_col,
+            },
+            "insertedContent": {"text": edit.content},
+        }
+        for edit in finding.fix.edits
+    ]
+    uri = finding.path.replace("\\", "/")
+    return {
+        "fixes": [
+            {
+                "description": {"text": f"{finding.fix.message} ({finding.fix.applicability})"},
+                "artifactChanges": [{"artifactLocation": {"uri": uri}, "replacements": replacements}],
+            }
+        ]
+    }
+
+
 def format_statistics(findings: Sequence[Finding]) -> str:
     """A count per rule, most frequent first (``--statistics``)."""
     counts = Counter(f.code for f in findings)
@@ -122,7 +185,7 @@ def format_statistics(findings: Sequence[Finding]) -> str:
     )
 
 
-FORMATS: dict[str, Callable[[Sequence[Finding]], str]] = {
+FORMATS: dict[str, Callable[..., str]] = {
     "text": format_text,
     "json": format_json,
     "sarif": format_sarif,

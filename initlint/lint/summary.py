@@ -10,12 +10,48 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Finding", "TensorDef", "MethodFacts", "ClassSummary", "FileSummary"]
+__all__ = ["Edit", "Fix", "Finding", "TensorDef", "MethodFacts", "ClassSummary", "FileSummary"]
+
+
+@dataclass(frozen=True, order=True)
+class Edit:
+    """Replace the text from ``line:col`` up to ``end_line:end_col`` (1-based; columns count
+    characters) with ``content``. An insertion starts and ends at the same place."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    content: str
+
+
+@dataclass(frozen=True, order=True)
+class Fix:
+    """The edits that resolve one finding, applied all together or not at all.
+
+    ``applicability`` is ``"safe"`` (the behaviour stays what the author meant) or ``"unsafe"``
+    (a reviewer must look: the fix may change what the code does), as in ruff.
+    """
+
+    message: str
+    applicability: str
+    edits: tuple[Edit, ...]
+
+    def applies(self, unsafe: bool = False) -> bool:
+        """Whether ``--fix`` applies it (``unsafe``: with ``--unsafe-fixes``)."""
+        return self.applicability == "safe" or unsafe
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Fix | None:
+        """The inverse of ``to_json`` (``None`` stays ``None``)."""
+        if data is None:
+            return None
+        return cls(data["message"], data["applicability"], tuple(Edit(**edit) for edit in data["edits"]))
 
 
 @dataclass(frozen=True, order=True)
 class Finding:
-    """One diagnostic: where, which rule, and a message a user can act on."""
+    """One diagnostic: where, which rule, a message a user can act on, and maybe a fix."""
 
     path: str
     line: int
@@ -24,6 +60,12 @@ class Finding:
     message: str
     end_line: int = 0
     end_col: int = 0
+    fix: Fix | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Finding:
+        """The inverse of ``dataclasses.asdict``."""
+        return cls(**{**data, "fix": Fix.from_json(data.get("fix"))})
 
 
 @dataclass
@@ -56,6 +98,7 @@ class ClassSummary:
     bases: list[str | None]  # qualified names; None where a base is no plain name
     methods: dict[str, MethodFacts] = field(default_factory=dict)
     tensors: list[TensorDef] = field(default_factory=list)
+    fixes: dict[str, Fix] = field(default_factory=dict)  # rule code -> the fix if that rule fires
 
 
 @dataclass
@@ -88,6 +131,7 @@ class FileSummary:
                 bases=c["bases"],
                 methods={k: MethodFacts(**v) for k, v in c["methods"].items()},
                 tensors=[TensorDef(**t) for t in c["tensors"]],
+                fixes={code: Fix.from_json(fix) for code, fix in c["fixes"].items()},  # type: ignore[misc]
             )
             for c in data["classes"]
         ]
@@ -96,7 +140,7 @@ class FileSummary:
             module=data["module"],
             imports=data["imports"],
             classes=classes,
-            findings=[Finding(**f) for f in data["findings"]],
+            findings=[Finding.from_json(f) for f in data["findings"]],
             noqa={int(k): v for k, v in data["noqa"].items()},
             skip_file=data["skip_file"],
             parsed=data["parsed"],

@@ -20,9 +20,12 @@ import libcst as cst
 
 from initlint.lint.index import ClassView
 from initlint.lint.names import ImportTable
+from initlint.lint.source import Source
+from initlint.lint.summary import ClassSummary, Fix
 
-__all__ = ["Valid", "Invalid", "Rule", "ClassRule", "FileRule", "FileContext", "DOCS_URL"]
+__all__ = ["Valid", "Invalid", "Rule", "ClassRule", "FileRule", "FileContext", "Report", "DOCS_URL"]
 
+Report = tuple[cst.CSTNode, str] | tuple[cst.CSTNode, str, Fix | None]
 DOCS_URL = "https://initlint.readthedocs.io/en/latest/rules/{code}/"
 
 
@@ -35,20 +38,33 @@ class Valid:
 
 @dataclass(frozen=True)
 class Invalid:
-    """Code the rule must report: at ``line`` (1-based, if given), naming each of ``mentions``."""
+    """Code the rule must report: at ``line`` (1-based, if given), naming each of ``mentions``.
+
+    ``fixed`` is the code after the rule's fix (``None``: the rule offers no fix here); where the
+    example defines a module, ``build`` is an expression constructing it, and the tests check that
+    the fixed module gives its tensors the same distribution of values as the original.
+    """
 
     code: str
     line: int | None = None
     mentions: tuple[str, ...] = ()
+    fixed: str | None = None
+    build: str = ""
 
 
 @dataclass
 class FileContext:
-    """What a ``FileRule`` may know about the file besides its tree."""
+    """What a ``FileRule`` may know about the file besides its tree.
+
+    ``position`` gives a node's 1-based start line and column, ``span`` its start and end
+    (line, column, end line, end column: what an ``Edit`` takes), ``source`` the file's lines.
+    """
 
     imports: ImportTable
     position: Callable[[cst.CSTNode], tuple[int, int]]
     extra_optimizers: frozenset[str] = field(default_factory=frozenset)
+    span: Callable[[cst.CSTNode], tuple[int, int, int, int]] | None = None
+    source: Source | None = None
 
 
 class Rule:
@@ -92,6 +108,17 @@ class ClassRule(Rule):
         """Yield a message for each problem of ``view``'s class (reported at its ``class`` line)."""
         raise NotImplementedError
 
+    @classmethod
+    def prepare_fix(
+        cls, node: ast.ClassDef, summary: ClassSummary, source: Source, imports: ImportTable
+    ) -> Fix | None:
+        """The fix to offer if this rule fires on the class, computed while its tree is at hand.
+
+        Class rules judge classes after every file is summarized, when no tree is left; so the fix is
+        prepared with the summary (and cached with it) for every class that creates tensors.
+        """
+        return None
+
 
 class FileRule(Rule):
     """A rule that reads one file on its own."""
@@ -106,6 +133,7 @@ class FileRule(Rule):
         """A second, still cheap test on the file's ``ast`` tree, before its libcst tree is parsed."""
         return True
 
-    def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
-        """Yield ``(node, message)`` for each problem; the engine turns nodes into positions."""
+    def check(self, module: cst.Module, context: FileContext) -> Iterator[Report]:
+        """Yield ``(node, message)`` or ``(node, message, fix)`` for each problem; the engine turns
+        nodes into positions."""
         raise NotImplementedError

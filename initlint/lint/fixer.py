@@ -1,0 +1,186 @@
+"""Applying fixes: edits to text, text to files (atomically), and the lint-fix loop behind ``--fix``
+and ``--diff``.
+
+A file is only ever written when the user asked for ``--fix``, and then through a temporary file in
+the same folder renamed over the original: a killed run leaves every file either as it was or fully
+fixed, never half-written. Fixed text that CPython cannot parse is never written.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from initlint.config import Config
+from initlint.lint.engine import LintResult, lint_paths
+from initlint.lint.summary import Edit, Finding, Fix
+
+__all__ = ["apply_fixes", "write_atomic", "FixRun", "fix_paths", "MAX_PASSES"]
+
+MAX_PASSES = 5  # a fix can make room for another (ruff loops likewise); five is more than any case we know
+
+
+def _offsets(text: str) -> list[int]:
+    starts, at = [0], 0
+    while True:
+        found = min((i for i in (text.find("\r", at), text.find("\n", at)) if i >= 0), default=-1)
+        if found < 0:
+            return starts
+        at = found + (2 if text.startswith("\r\n", found) else 1)
+        starts.append(at)
+
+
+def _span(edit: Edit, starts: list[int], size: int) -> tuple[int, int]:
+    def offset(line: int, col: int) -> int:
+        if line > len(starts):
+            return size
+        return min(starts[line - 1] + col - 1, size)
+
+    return offset(edit.line, edit.col), offset(edit.end_line, edit.end_col)
+
+
+def apply_fixes(text: str, fixes: Sequence[Fix]) -> tuple[str, list[Fix]]:
+    """Apply each fix whose edits overlap no edit of an earlier one; return the text and those applied.
+
+    Insertions at the same place keep the order of their fixes.
+    """
+    starts = _offsets(text)
+    taken: list[tuple[int, int]] = []
+    planned: list[tuple[int, int, int, str]] = []  # start, end, order, content
+    applied: list[Fix] = []
+    for fix in fixes:
+        spans = [_span(edit, starts, len(text)) for edit in fix.edits]
+        if any(_overlaps(span, other) for span in spans for other in taken) or any(
+            _overlaps(a, b) for i, a in enumerate(spans) for b in spans[i + 1 :]
+        ):
+            continue
+        taken += spans
+        planned += [(start, end, len(planned) + i, edit.content) for i, ((start, end), edit) in
+                    enumerate(zip(spans, fix.edits))]
+        applied.append(fix)
+    pieces, at = [], 0
+    for start, end, _, content in sorted(planned):
+        pieces += [text[at:start], content]
+        at = end
+    pieces.append(text[at:])
+    return "".join(pieces), applied
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Two replaced ranges share a character, or an insertion falls strictly inside a replacement."""
+    if a[0] == a[1] or b[0] == b[1]:
+        point, span = (a, b) if a[0] == a[1] else (b, a)
+        return span[0] < point[0] < span[1]
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def write_atomic(path: Path, text: str, bom: bool = False) -> None:
+    """Replace ``path``'s content with ``text`` (UTF-8), keeping its mode; through a symlink, the
+    file it points to is written and the link kept."""
+    target = path.resolve()
+    mode = target.stat().st_mode & 0o7777
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".initlint-tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(("\ufeff" if bom else "").encode() + text.encode("utf-8"))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class FixRun:
+    """What ``--fix``/``--diff`` did: the findings left, the fixes applied, and a diff per file."""
+
+    result: LintResult
+    fixed: list[Finding] = field(default_factory=list)
+    diffs: dict[str, str] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)  # files whose fixed text would not parse
+
+
+def fix_paths(
+    paths: Iterable[Path],
+    config: Config,
+    *,
+    unsafe: bool = False,
+    write: bool = True,
+    force_exclude: bool = False,
+    cache: bool = False,
+    jobs: int = 1,
+) -> FixRun:
+    """Lint, apply the applicable fixes, and lint again until nothing more is fixed.
+
+    Args:
+        write: write the fixed files (``--fix``); otherwise only compute the diffs (``--diff``), in one
+            pass, since the next pass would need the unwritten text.
+    """
+    paths = list(paths)
+    run = FixRun(lint_paths(paths, config, force_exclude, cache, jobs))
+    originals: dict[str, str] = {}
+    current: dict[str, str] = {}
+    applied_before: set[tuple[str, str, str]] = set()  # a fix that did not resolve its finding runs once
+    for _ in range(MAX_PASSES if write else 1):
+        by_path: dict[str, list[Finding]] = {}
+        for finding in run.result.findings:
+            done = (finding.path, finding.code, finding.message) in applied_before
+            if finding.fix is not None and finding.fix.applies(unsafe) and finding.path not in run.refused and not done:
+                by_path.setdefault(finding.path, []).append(finding)
+        if not by_path:
+            break
+        changed = False
+        for shown, findings in by_path.items():
+            changed |= _fix_file(Path(shown), findings, run, originals, current, write)
+        applied_before.update((f.path, f.code, f.message) for f in run.fixed)
+        if not write or not changed:
+            break
+        run.result = lint_paths(paths, config, force_exclude, cache, jobs)
+    fixed_here = {(f.path, f.code, f.line) for f in run.fixed}
+    if not write:  # a dry run: what --fix would leave
+        run.result = LintResult([f for f in run.result.findings if (f.path, f.code, f.line) not in fixed_here],
+                                run.result.files_checked)
+    run.diffs = {path: _diff(path, originals[path], current[path]) for path in originals
+                 if originals[path] != current[path]}
+    return run
+
+
+def _fix_file(
+    path: Path,
+    findings: list[Finding],
+    run: FixRun,
+    originals: dict[str, str],
+    current: dict[str, str],
+    write: bool,
+) -> bool:
+    data = path.read_bytes()
+    bom = data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    fixes = [f.fix for f in findings if f.fix is not None]
+    new_text, applied = apply_fixes(text, fixes)
+    if not applied:
+        return False
+    try:
+        ast.parse(new_text)
+    except (SyntaxError, ValueError):
+        run.refused.append(str(path))
+        return False
+    originals.setdefault(str(path), text)
+    current[str(path)] = new_text
+    run.fixed += [f for f in findings if f.fix in applied]
+    if write:
+        write_atomic(path, new_text, bom)
+    return True
+
+
+def _diff(path: str, old: str, new: str) -> str:
+    return "".join(difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{path}", tofile=f"b/{path}"
+    ))
