@@ -105,7 +105,7 @@ def check(
         output = FORMATS[output_format](result.findings)
     if output:
         click.echo(output, nl=False)
-    if output_format == "text" and not result.findings and not statistics:
+    if output_format == "text" and not result.findings and not statistics and not fixed:
         click.echo(f"All checks passed! ({result.files_checked} files)", err=True)
     sys.exit(1 if result.findings and not exit_zero else 0)
 

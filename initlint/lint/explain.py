@@ -27,6 +27,12 @@ def explain(rule: type[Rule]) -> str:
         parts.append("## Use instead\n" + _code_block(rule.VALID[0].code))
     if rule.fix_safety:
         parts.append(f"## Fix safety\n{rule.fix_safety}\n")
+    fixed = next((example for example in rule.INVALID if example.fixed is not None), None)
+    if fixed is not None:
+        parts.append(
+            "## Fix\n`initlint --fix" + (" --unsafe-fixes" if rule.fix_is_unsafe() else "") + "` turns\n"
+            + _code_block(fixed.code) + "into\n" + _code_block(fixed.fixed or "")
+        )
     parts.append(
         "## Suppression\n"
         f"Add `# noqa: {rule.code}` to the reported line, or turn the rule off with "

@@ -182,5 +182,5 @@ def _fix_file(
 
 def _diff(path: str, old: str, new: str) -> str:
     return "".join(difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{path}", tofile=f"b/{path}"
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=path, tofile=path
     ))

@@ -74,7 +74,7 @@ class Rule:
     name: ClassVar[str]
     what_it_does: ClassVar[str]
     why_bad: ClassVar[str]
-    fix_safety: ClassVar[str] = ""
+    fix_safety: ClassVar[str] = ""  # "Safe. ..." or "Unsafe. ...", when the rule offers a fix
     references: ClassVar[tuple[str, ...]] = ()
     VALID: ClassVar[tuple[Valid, ...]] = ()
     INVALID: ClassVar[tuple[Invalid, ...]] = ()
@@ -86,6 +86,11 @@ class Rule:
         Files no rule applies to are never parsed (unless another file needs their classes).
         """
         return False
+
+    @classmethod
+    def fix_is_unsafe(cls) -> bool:
+        """Whether the rule's fix needs ``--unsafe-fixes``."""
+        return cls.fix_safety.startswith("Unsafe")
 
     @classmethod
     def docs_url(cls) -> str:

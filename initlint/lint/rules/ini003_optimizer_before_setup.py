@@ -12,6 +12,7 @@ from initlint.lint import known
 from initlint.lint.walk import blocks_of, source_of
 from initlint.lint.names import dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
+from initlint.lint.summary import Fix
 from initlint.lint.scopes import bound_to, empty_init_kind, model_root, strategy_of
 from initlint.lint.walk import iter_tree
 
@@ -26,6 +27,18 @@ class _Optimizer:
     var: str
     model: str
     node: cst.Call
+    where: _Where | None = None  # its statement, if it stands alone on its lines
+
+
+@dataclass(frozen=True)
+class _Where:
+    """A one-statement line and the block that holds it."""
+
+    block: Sequence[cst.BaseStatement]
+    statement: cst.SimpleStatementLine
+
+    def index(self) -> int:
+        return next(i for i, statement in enumerate(self.block) if statement is self.statement)
 
 
 @dataclass
@@ -55,6 +68,13 @@ class OptimizerBeforeSetup(FileRule):
         "never trains, or fails with an obscure error. Lightning's order for separate set-up is: set up "
         "the model, create the optimizer, then `fabric.setup_optimizers(optimizer)`. With parameters on "
         "the meta device, even the joint `fabric.setup(model, optimizer)` is refused at run time."
+    )
+    fix_safety = (
+        "Safe. The fix moves the optimizer's statement, with the statements that build the parameter "
+        "lists it takes, to just after the set-up call. It is offered only when all of them stand in the "
+        "same block as the set-up call, each alone on its line, and nothing in between reads what they "
+        "bind (a scheduler built on the optimizer, say) or rebinds what they read. The joint "
+        "`fabric.setup(model, optimizer)` after a meta-device build gets no fix: it needs a different set-up."
     )
     references = (
         "https://lightning.ai/docs/fabric/stable/api/fabric_methods.html#setup",
@@ -136,6 +156,16 @@ optimizer = fabric.setup_optimizers(optimizer)
 """,
             line=6,
             mentions=("`optimizer`", "`fabric.setup(model)`", "line 7"),
+            fixed="""\
+import torch
+import lightning as L
+
+fabric = L.Fabric(accelerator="cpu")
+model = torch.nn.Linear(8, 8)
+model = fabric.setup(model)
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+optimizer = fabric.setup_optimizers(optimizer)
+""",
         ),
         Invalid(
             """\
@@ -151,6 +181,17 @@ def build(model):
 """,
             line=7,
             mentions=("`opt`", "`fully_shard(model)`"),
+            fixed="""\
+import torch
+from torch.distributed.fsdp import fully_shard
+
+def build(model):
+    fully_shard(model)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    groups = [{"params": decay, "weight_decay": 0.1}]
+    opt = torch.optim.AdamW(groups, lr=3e-4)
+    return opt
+""",
         ),
         Invalid(
             """\
@@ -164,6 +205,15 @@ model.to_empty(device="cpu")
 """,
             line=6,
             mentions=("`sgd`", "`model.to_empty"),
+            fixed="""\
+import torch
+from torch.optim import SGD
+
+with torch.device("meta"):
+    model = torch.nn.Linear(8, 8)
+model.to_empty(device="cpu")
+sgd = SGD(model.parameters(), lr=0.1)
+""",
         ),
         Invalid(
             """\
@@ -191,6 +241,14 @@ model = FSDP(model)
 """,
             line=5,
             mentions=("`FSDP(model)`",),
+            fixed="""\
+import torch
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+model = torch.nn.Linear(8, 8)
+model = FSDP(model)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+""",
         ),
         Invalid(
             """\
@@ -204,6 +262,15 @@ net = f.setup_module(net)
 """,
             line=6,
             mentions=("`f.setup_module(net)`",),
+            fixed="""\
+import torch
+from lightning.fabric import Fabric
+
+f = Fabric(accelerator="cpu")  # any name: the Fabric is known by its construction
+net = torch.nn.Linear(8, 8)
+net = f.setup_module(net)
+opt = torch.optim.Adam(net.parameters())
+""",
         ),
         Invalid(
             """\
@@ -217,6 +284,29 @@ def train(model, cfg):
 """,
             line=4,
             mentions=("`optimizer`", "`fully_shard(model)`"),
+            fixed="""\
+from torch.distributed.fsdp import fully_shard
+
+def train(model, cfg):
+    for block in model.blocks:
+        fully_shard(block)
+    fully_shard(model)
+    optimizer = build_optimizer(model, cfg.lr)  # a helper that wraps torch.optim
+""",
+        ),
+        Invalid(
+            """\
+import torch
+from torch.distributed.fsdp import fully_shard
+
+def build(model):
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10)  # uses it: no fix
+    fully_shard(model)
+    return optimizer, scheduler
+""",
+            line=5,
+            mentions=("`optimizer`",),
         ),
     )
 
@@ -253,6 +343,8 @@ class _Scan:
         self.param_vars: dict[str, str] = {}  # variable -> model whose parameters it holds
         self.meta_models: dict[str, cst.CSTNode] = {}  # model -> the context it was built under
         self.pending: list[_Optimizer] = []
+        self.param_where: dict[str, _Where | None] = {}  # variable -> the statement that built it
+        self.where: _Where | None = None  # the statement being read, if a one-statement line
 
     def scope(self, statements: Sequence[cst.BaseStatement], meta: cst.CSTNode | None = None) -> Iterator:
         """Yield findings for a block, descending into compound statements but not into defs."""
@@ -260,9 +352,11 @@ class _Scan:
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 continue
             if isinstance(statement, cst.SimpleStatementLine):
+                self.where = _Where(statements, statement) if len(statement.body) == 1 else None
                 for small in statement.body:
                     yield from self.statement(small, meta)
                 continue
+            self.where = None
             inner_meta = meta
             if isinstance(statement, cst.With):
                 for item in statement.items:
@@ -288,8 +382,9 @@ class _Scan:
             model = self._params_model(value)
             if model is not None:
                 self.param_vars[name] = model
+                self.param_where[name] = self.where
         if optimizer_model is not None and len(names) == 1 and isinstance(value, cst.Call):
-            self.pending.append(_Optimizer(names[0], optimizer_model, value))
+            self.pending.append(_Optimizer(names[0], optimizer_model, value, self.where))
 
     def calls(self, node: cst.CSTNode) -> Iterator:
         """Yield findings for the set-up calls inside ``node``."""
@@ -397,6 +492,7 @@ class _Scan:
                     )
                 continue
             verb = "replaces" if setup.kind == "replace" else "wraps and may re-create"
+            fix = _MoveAfterSetup(self, optimizer, call).fix()
             yield optimizer.node, (
                 f"optimizer `{optimizer.var}` is created over `{setup.model}`'s parameters before `{call}` on "
                 f"line {line} {verb} them, so it would update stale tensors. Create the optimizer after "
@@ -406,8 +502,80 @@ class _Scan:
                     if setup.kind == "separate"
                     else "."
                 )
-            )
+            ), fix
         self.pending = keep
+
+
+class _MoveAfterSetup:
+    """The fix: move the optimizer's statement, and the statements building the parameter lists it
+    takes, to just after the set-up statement. Safe, and offered only when the move cannot change
+    what any other statement sees: all in one block, nothing in between reads what they bind or
+    rebinds what they read."""
+
+    def __init__(self, scan: _Scan, optimizer: _Optimizer, call: str) -> None:
+        self.scan, self.optimizer, self.call = scan, optimizer, call
+        self.setup = scan.where
+
+    def fix(self) -> Fix | None:
+        moved = self._moved()
+        source, span = self.scan.context.source, self.scan.context.span
+        if moved is None or self.setup is None or source is None or span is None:
+            return None
+        first, setup_at = moved[0].index(), self.setup.index()
+        moved_statements = {id(where.statement) for where in moved}
+        bound = {self.optimizer.var, *(var for var, w in self.scan.param_where.items() if w in moved)}
+        reads = {name for where in moved for name in _names(where.statement)} - bound
+        for statement in self.setup.block[first + 1 : setup_at + 1]:
+            if id(statement) in moved_statements:
+                continue
+            if _names(statement) & bound:
+                return None  # something in between uses the optimizer or its parameter list
+            if statement is not self.setup.statement and _bound_names(statement) & reads:
+                return None  # something in between changes what the optimizer is built from
+        lines = [span(where.statement) for where in moved]
+        edits = [source.delete_lines(line[0], line[2]) for line in lines]
+        text = "".join(source.lines_text(line[0], line[2]) for line in lines)
+        edits.append(source.insert_lines(span(self.setup.statement)[2] + 1, text))
+        return Fix(f"Move `{self.optimizer.var} = ...` after `{self.call}`", "safe", tuple(edits))
+
+    def _moved(self) -> list[_Where] | None:
+        """The optimizer's statement and those building its parameter lists, in block order."""
+        where = self.optimizer.where
+        if where is None or self.setup is None or where.block is not self.setup.block:
+            return None
+        moved, work = [where], [where]
+        while work:
+            for name in _names(work.pop().statement) & set(self.scan.param_where):
+                dependency = self.scan.param_where[name]
+                if dependency is None or dependency.block is not where.block:
+                    return None
+                if dependency not in moved:
+                    moved.append(dependency)
+                    work.append(dependency)
+        moved.sort(key=_Where.index)
+        return moved if moved[-1].index() < self.setup.index() else None
+
+
+def _names(node: cst.CSTNode) -> set[str]:
+    """Every plain name a statement mentions."""
+    return {n.value for n in iter_tree(node) if isinstance(n, cst.Name)}
+
+
+def _bound_names(statement: cst.BaseStatement) -> set[str]:
+    """The names a statement binds, anywhere inside it (the roots of dotted targets included)."""
+    bound: set[str] = set()
+    for node in iter_tree(statement):
+        targets: list[cst.BaseExpression] = []
+        if isinstance(node, cst.Assign):
+            targets = [t.target for t in node.targets]
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr)):
+            targets = [node.target]
+        elif isinstance(node, (cst.AsName, cst.Global, cst.Nonlocal, cst.FunctionDef, cst.ClassDef)):
+            bound |= _names(node)
+        elif isinstance(node, cst.Import):
+            bound |= {(dotted(a.name) or "").partition(".")[0] for a in node.names if a.asname is None}
+        bound.update(n.partition(".")[0] for t in targets for n in _target_names(t))
+    return bound
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:
