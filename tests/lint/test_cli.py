@@ -175,7 +175,7 @@ def test_extra_module_bases_and_optimizers(project: Path) -> None:
         '[tool.initlint]\nextra-module-bases = ["mylib.Base"]\nextra-optimizers = ["mylib.fused_adam.FusedAdam"]\n'
     )
     _, out, _ = run(["pkg"], project)
-    assert [line.split()[1] for line in out.splitlines()[:-1]] == ["INI001", "INI003"]
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("pkg")] == ["INI001", "INI003"]
 
 
 @pytest.mark.parametrize(
