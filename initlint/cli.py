@@ -93,6 +93,8 @@ def check(
         for path in run.refused:
             click.echo(f"initlint: warning: {path}: its fixes were not applied because the fixed code would not "
                        "parse; please report this", err=True)
+        for path, why in run.unwritable.items():
+            click.echo(f"initlint: error: {path}: cannot write the fixes: {why}", err=True)
     if diff:
         click.echo("".join(run.diffs.values()), nl=False)
         click.echo(f"Would fix {fixed} error{'s' if fixed != 1 else ''} in {len(run.diffs)} files.", err=True)
@@ -107,6 +109,8 @@ def check(
         click.echo(output, nl=False)
     if output_format == "text" and not result.findings and not statistics and not fixed:
         click.echo(f"All checks passed! ({result.files_checked} files)", err=True)
+    if fix and run.unwritable:
+        sys.exit(2)
     sys.exit(1 if result.findings and not exit_zero else 0)
 
 
@@ -129,3 +133,7 @@ def rule(code: str | None, show_all: bool) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="initlint")
+
+
+if __name__ == "__main__":
+    main()

@@ -105,6 +105,7 @@ class FixRun:
     fixed: list[Finding] = field(default_factory=list)
     diffs: dict[str, str] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)  # files whose fixed text would not parse
+    unwritable: dict[str, str] = field(default_factory=dict)  # file -> why it could not be written
 
 
 def fix_paths(
@@ -132,7 +133,8 @@ def fix_paths(
         by_path: dict[str, list[Finding]] = {}
         for finding in run.result.findings:
             done = (finding.path, finding.code, finding.message) in applied_before
-            if finding.fix is not None and finding.fix.applies(unsafe) and finding.path not in run.refused and not done:
+            skipped = finding.path in run.refused or finding.path in run.unwritable
+            if finding.fix is not None and finding.fix.applies(unsafe) and not skipped and not done:
                 by_path.setdefault(finding.path, []).append(finding)
         if not by_path:
             break
@@ -160,9 +162,13 @@ def _fix_file(
     current: dict[str, str],
     write: bool,
 ) -> bool:
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        run.unwritable[str(path)] = str(exc)
+        return False
     bom = data.startswith(b"\xef\xbb\xbf")
-    text = data.decode("utf-8-sig")
     fixes = [f.fix for f in findings if f.fix is not None]
     new_text, applied = apply_fixes(text, fixes)
     if not applied:
@@ -172,11 +178,15 @@ def _fix_file(
     except (SyntaxError, ValueError):
         run.refused.append(str(path))
         return False
+    if write:
+        try:
+            write_atomic(path, new_text, bom)
+        except OSError as exc:
+            run.unwritable[str(path)] = exc.strerror or str(exc)
+            return False
     originals.setdefault(str(path), text)
     current[str(path)] = new_text
     run.fixed += [f for f in findings if f.fix in applied]
-    if write:
-        write_atomic(path, new_text, bom)
     return True
 
 

@@ -49,9 +49,10 @@ def project(tmp_path: Path) -> Path:
 def test_text_output_and_exit_code(project: Path) -> None:
     code, out, _ = run(["pkg"], project)
     assert code == 1
-    first, summary = out.splitlines()
+    first, summary, hint = out.splitlines()
     assert first.startswith("pkg/scale.py:4:1: INI001 `Scale` creates parameter `gain`")
     assert summary == "Found 1 error."
+    assert hint == "No fixes available (1 hidden fixes can be enabled with the `--unsafe-fixes` option)."
 
 
 def test_clean_run_exits_zero(project: Path) -> None:

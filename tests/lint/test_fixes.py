@@ -41,3 +41,50 @@ def test_every_fixing_rule_documents_its_safety() -> None:
     for rule in ALL_RULES:
         if any(example.fixed is not None for example in rule.INVALID):
             assert rule.fix_safety.startswith(("Safe.", "Unsafe.")), rule.code
+
+
+BUILT = [
+    pytest.param(example, id=f"{rule.code}-invalid-{i}")
+    for rule in ALL_RULES
+    for i, example in enumerate(rule.INVALID)
+    if example.build and example.fixed is not None
+]
+
+
+def _tensors(code: str, build: str, seed: int) -> dict[str, object]:
+    import torch
+
+    namespace: dict[str, object] = {}
+    exec(compile(code, "<example>", "exec"), namespace)  # the rule's own example, written by us
+    torch.manual_seed(seed)
+    module = eval(build, namespace)
+    return {**dict(module.named_parameters()), **dict(module.named_buffers())}
+
+
+@pytest.mark.parametrize("example", BUILT)
+def test_fixed_module_draws_the_same_distribution(example) -> None:
+    """Build the example and its fixed twin under many seeds: every tensor has the same shape, dtype and
+    ``requires_grad``, constants are equal, and random values have the same mean, spread and range."""
+    torch = pytest.importorskip("torch")
+    seeds = range(40)
+    before = [_tensors(example.code, example.build, seed) for seed in seeds]
+    after = [_tensors(example.fixed, example.build, seed) for seed in seeds]
+    assert before[0].keys() == after[0].keys()
+    for name in before[0]:
+        old = torch.stack([t[name].detach() for t in before]).double()
+        new = torch.stack([t[name].detach() for t in after]).double()
+        first = before[0][name]
+        assert (after[0][name].shape, after[0][name].dtype) == (first.shape, first.dtype), name
+        assert after[0][name].requires_grad == first.requires_grad, name
+        if torch.equal(old[0], old[1]):  # a constant: zeros, ones, full
+            assert torch.equal(old, new), name
+            continue
+        spread = old.std().item()
+        assert abs(old.mean().item() - new.mean().item()) < 0.1 * spread, name
+        assert abs(spread - new.std().item()) < 0.1 * spread, name
+        assert abs(old.min().item() - new.min().item()) < 0.5 * spread, name
+        assert abs(old.max().item() - new.max().item()) < 0.5 * spread, name
+
+
+def test_examples_with_fixes_build_modules() -> None:
+    assert BUILT, "at least one fix example must be built and compared"

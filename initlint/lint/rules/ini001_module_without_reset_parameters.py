@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from initlint.lint.index import ClassView
+from initlint.lint.names import ImportTable
 from initlint.lint.rules.base import ClassRule, Invalid, Valid
+from initlint.lint.rules.ini001_fix import reset_parameters_fix
+from initlint.lint.source import Source
+from initlint.lint.summary import ClassSummary, Fix
 
 __all__ = ["ModuleWithoutResetParameters"]
 
@@ -26,6 +31,16 @@ class ModuleWithoutResetParameters(ClassRule):
         "`init_empty_weights()`) builds the module without running its initializers. Sharded strategies "
         "then call `reset_parameters()` on every module to give the weights their values; a module "
         "without one keeps uninitialized memory (or meta tensors), and training goes NaN hours later."
+    )
+    fix_safety = (
+        "Unsafe. The fix makes `__init__` allocate each tensor with `torch.empty` and call a new "
+        "`reset_parameters()` that gives it the values its initializer gave it (`torch.zeros` -> `zero_()`, "
+        "`torch.ones` -> `fill_(1)`, `torch.full` -> `fill_(v)`, `torch.randn` -> `normal_()`, `torch.rand` -> "
+        "`uniform_()`, a scaled `randn`/`rand`/`ones` with the scale, `torch.empty(...).m_(...)` -> `m_(...)`; "
+        "`nn.init` calls and in-place calls on the tensor move as they are): the same distribution, but "
+        "random values are drawn in a different order, so seeded runs change. No fix when an initializer "
+        "is anything else (`torch.arange`, a computed tensor), when a moved expression reads a local of "
+        "`__init__`, or when anything else in `__init__` touches the tensors."
     )
     references = (
         "https://lightning.ai/docs/fabric/stable/advanced/model_init.html",
@@ -97,6 +112,23 @@ class ScaledLinear(nn.Module):
 """,
             line=4,
             mentions=("`weight`", "`scale`"),
+            build="ScaledLinear(32)",
+            fixed="""\
+import torch
+from torch import nn
+
+class ScaledLinear(nn.Module):
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(features, features))
+        self.scale = nn.Parameter(torch.empty(features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.weight.normal_()
+            self.scale.fill_(1)
+""",
         ),
         Invalid(
             """\
@@ -170,7 +202,62 @@ class Attention(nn.Module):
             line=4,
             mentions=("`in_proj`", "`_reset_parameters()`"),
         ),
+        Invalid(
+            """\
+import math
+
+import torch
+from torch import nn
+
+INIT_STD = 0.02
+
+
+class Adapter(nn.Module):
+    def __init__(self, dim: int, rank: int = 4) -> None:
+        super().__init__()
+        self.down = nn.Parameter(torch.empty(rank, dim))
+        nn.init.kaiming_uniform_(self.down, a=math.sqrt(5))
+        self.up = nn.Parameter(torch.randn(dim, rank) * INIT_STD)
+        self.register_buffer("scale", torch.full((1,), 2.0))
+        self.steps = nn.Buffer(torch.zeros((), dtype=torch.long))
+""",
+            line=9,
+            mentions=("`down`", "`up`", "`scale`", "`steps`"),
+            build="Adapter(64)",
+            fixed="""\
+import math
+
+import torch
+from torch import nn
+
+INIT_STD = 0.02
+
+
+class Adapter(nn.Module):
+    def __init__(self, dim: int, rank: int = 4) -> None:
+        super().__init__()
+        self.down = nn.Parameter(torch.empty(rank, dim))
+        self.up = nn.Parameter(torch.empty(dim, rank))
+        self.register_buffer("scale", torch.empty((1,)))
+        self.steps = nn.Buffer(torch.empty((), dtype=torch.long))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            nn.init.kaiming_uniform_(self.down, a=math.sqrt(5))
+            self.up.normal_(std=INIT_STD)
+            self.scale.fill_(2.0)
+            self.steps.zero_()
+""",
+        ),
     )
+
+    @classmethod
+    def prepare_fix(
+        cls, node: ast.ClassDef, summary: ClassSummary, source: Source, imports: ImportTable
+    ) -> Fix | None:
+        """Write the missing ``reset_parameters()`` from the initializers in ``__init__``."""
+        return reset_parameters_fix(node, summary, source, imports)
 
     def check(self, view: ClassView) -> Iterator[str]:
         """Report a module that creates tensors and has no init method anywhere in its ancestry."""

@@ -1,0 +1,157 @@
+"""``--fix``, ``--unsafe-fixes`` and ``--diff`` as a user runs them, and what writing files must never do:
+write without being asked, write half a file, lose a file's mode, line endings, BOM or symlink."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .test_cli import BROKEN, run
+
+SCRIPT = """\
+import torch
+from torch.distributed.fsdp import fully_shard
+
+def build(model):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    fully_shard(model)
+    return optimizer
+"""
+SCRIPT_FIXED = """\
+import torch
+from torch.distributed.fsdp import fully_shard
+
+def build(model):
+    fully_shard(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    return optimizer
+"""
+BROKEN_FIXED = """\
+import torch
+from torch import nn
+
+class Scale(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.empty(1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.gain.fill_(1)
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (tmp_path / "scale.py").write_text(BROKEN)
+    (tmp_path / "train.py").write_text(SCRIPT)
+    return tmp_path
+
+
+def test_plain_run_marks_fixable_findings_and_writes_nothing(project: Path) -> None:
+    code, out, _ = run(["."], project)
+    assert code == 1
+    assert "train.py:5:17: INI003 [*] optimizer" in out
+    assert "scale.py:4:1: INI001 `Scale`" in out  # unsafe: no mark without --unsafe-fixes
+    assert "[*] 1 fixable with the `--fix` option (1 hidden fixes can be enabled with the `--unsafe-fixes` option)." in out
+    assert (project / "train.py").read_text() == SCRIPT and (project / "scale.py").read_text() == BROKEN
+
+
+def test_fix_applies_safe_fixes_only(project: Path) -> None:
+    code, out, _ = run([".", "--fix"], project)
+    assert code == 1  # the unsafe INI001 fix was not applied
+    assert (project / "train.py").read_text() == SCRIPT_FIXED
+    assert (project / "scale.py").read_text() == BROKEN
+    assert "Found 2 errors (1 fixed, 1 remaining)." in out
+
+
+def test_unsafe_fixes_and_idempotence(project: Path) -> None:
+    code, out, err = run([".", "--fix", "--unsafe-fixes"], project)
+    assert (code, out) == (0, "Found 2 errors (2 fixed, 0 remaining).\n"), err
+    assert (project / "scale.py").read_text() == BROKEN_FIXED
+    assert (project / "train.py").read_text() == SCRIPT_FIXED
+    code, out, err = run([".", "--fix", "--unsafe-fixes"], project)
+    assert code == 0 and "All checks passed" in err
+    assert (project / "scale.py").read_text() == BROKEN_FIXED
+
+
+def test_diff_prints_and_writes_nothing(project: Path) -> None:
+    code, out, err = run([".", "--diff", "--unsafe-fixes"], project)
+    assert code == 1
+    assert "--- scale.py\n+++ scale.py\n" in out and "+        self.reset_parameters()\n" in out
+    assert "-    optimizer = torch.optim.AdamW" in out or "+    fully_shard(model)" in out
+    assert "Would fix 2 errors in 2 files." in err
+    assert (project / "train.py").read_text() == SCRIPT and (project / "scale.py").read_text() == BROKEN
+    (project / "scale.py").write_text(BROKEN_FIXED)
+    (project / "train.py").write_text(SCRIPT_FIXED)
+    assert run([".", "--diff"], project)[:2] == (0, "")
+
+
+def test_fix_keeps_mode_line_endings_bom_and_symlinks(project: Path) -> None:
+    real = project / "real"
+    real.mkdir()
+    (real / "train.py").write_bytes(b"\xef\xbb\xbf" + SCRIPT.replace("\n", "\r\n").encode())
+    os.chmod(real / "train.py", 0o754)
+    (project / "train.py").unlink()
+    (project / "train.py").symlink_to(real / "train.py")
+    run(["train.py", "--fix"], project)
+    assert (project / "train.py").is_symlink()
+    data = (real / "train.py").read_bytes()
+    assert data == b"\xef\xbb\xbf" + SCRIPT_FIXED.replace("\n", "\r\n").encode()
+    assert stat.S_IMODE((real / "train.py").stat().st_mode) == 0o754
+    assert [p.name for p in real.iterdir()] == ["train.py"]  # no temporary file left behind
+
+
+def test_unwritable_file_is_an_error_and_stays_whole(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import initlint.lint.fixer as fixer
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fixer.tempfile, "mkstemp", refuse)
+    code, _, err = run(["train.py", "--fix"], project)
+    assert code == 2
+    assert "train.py: cannot write the fixes: Permission denied" in err
+    assert (project / "train.py").read_text() == SCRIPT
+
+
+def test_killed_fix_run_leaves_every_file_whole(tmp_path: Path) -> None:
+    """Kill ``initlint --fix`` at several moments: each file is the original or the fixed text, whole."""
+    (tmp_path / "pyproject.toml").write_text("")
+    versions = {}
+    for i in range(300):
+        tail = "x = 1\n" * (i % 50 * 20)
+        versions[tmp_path / f"m{i:03}.py"] = (
+            BROKEN.replace("Scale", f"Scale{i}") + tail,
+            BROKEN_FIXED.replace("Scale", f"Scale{i}") + tail,
+        )
+    for path, (original, _) in versions.items():
+        path.write_text(original)
+    command = [sys.executable, "-m", "initlint.cli", ".", "--unsafe-fixes", "--no-cache", "-j", "1"]
+    started = time.perf_counter()
+    subprocess.run([*command, "--diff"], cwd=tmp_path, capture_output=True)
+    dry_run = time.perf_counter() - started  # about when --fix starts writing
+    fixed_counts = []
+    for share in (0.3, 0.6, 0.9, 1.2):
+        process = subprocess.Popen(
+            [*command, "--fix"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(dry_run * share)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        texts = {path: path.read_text() for path in versions}
+        assert all(texts[path] in pair for path, pair in versions.items())
+        fixed_counts.append(sum(texts[path] == pair[1] for path, pair in versions.items()))
+    print("files fixed when killed:", fixed_counts)
+    subprocess.run([*command, "--fix"], cwd=tmp_path, capture_output=True, check=True)
+    assert all(path.read_text() == pair[1] for path, pair in versions.items())
