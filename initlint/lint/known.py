@@ -17,6 +17,7 @@ __all__ = [
     "FSDP_WRAPPERS",
     "FULLY_SHARD",
     "META_CONTEXTS",
+    "LIGHTNING_MODULES",
     "SKIP_INIT",
     "VERIFIED_CONTEXTS",
     "READ_ONLY_CALLS",
@@ -48,15 +49,14 @@ PARAMETER_CONTAINERS = frozenset(
     }
 )
 
-# nn.Module subclasses from other libraries that add no reset_parameters of their own.
-MODULE_BASES_WITHOUT_RESET = frozenset(
-    {
-        f"{package}.{path}"
-        for package in ("lightning", "lightning.pytorch", "pytorch_lightning")
-        for path in ("LightningModule", "core.LightningModule", "core.module.LightningModule")
-    }
-    | {"lightning.LightningModule", "torch.jit.ScriptModule", "torch.jit._script.ScriptModule"}
+LIGHTNING_MODULES = frozenset(
+    f"{package}.{path}"
+    for package in ("lightning", "lightning.pytorch", "pytorch_lightning")
+    for path in ("LightningModule", "core.LightningModule", "core.module.LightningModule")
 )
+
+# nn.Module subclasses from other libraries that add no reset_parameters of their own.
+MODULE_BASES_WITHOUT_RESET = LIGHTNING_MODULES | {"torch.jit.ScriptModule", "torch.jit._script.ScriptModule"}
 
 # Every class under these packages is an optimizer unless NOT_OPTIMIZERS names it.
 OPTIMIZER_PACKAGES = (

@@ -227,3 +227,13 @@ def test_console_script_runs(project: Path) -> None:
     exe = Path(sys.executable).with_name("initlint")
     result = subprocess.run([str(exe), "pkg"], cwd=project, capture_output=True, text=True)
     assert result.returncode == 1 and "INI001" in result.stdout
+
+
+def test_opt_in_rules_run_only_when_selected(tmp_path: Path) -> None:
+    from initlint.lint.rules import RULES_BY_CODE
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "lit.py").write_text(RULES_BY_CODE["INI401"].INVALID[0].code)
+    assert run(["lit.py"], tmp_path)[0] == 0
+    code, out, _ = run(["lit.py", "--select", "INI401"], tmp_path)
+    assert code == 1 and "lit.py:7:9: INI401 " in out

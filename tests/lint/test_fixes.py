@@ -4,6 +4,8 @@ code parses, no longer draws the finding, and fixing it again changes nothing.""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,9 @@ CASES = [
 
 @pytest.mark.parametrize(("rule", "example"), CASES)
 def test_fix_of_example(tmp_path: Path, rule: type, example) -> None:
-    (finding,) = [f for f in lint_tree(tmp_path / "before", {"example.py": example.code}) if f.code == rule.code]
+    (finding,) = [
+        f for f in lint_tree(tmp_path / "before", {"example.py": example.code}, select=[rule.code]) if f.code == rule.code
+    ]
     if example.fixed is None:
         assert finding.fix is None, "the rule offers a fix the example does not show"
         return
@@ -63,12 +67,39 @@ def _tensors(code: str, build: str, seed: int) -> dict[str, object]:
 
 @pytest.mark.parametrize("example", BUILT)
 def test_fixed_module_draws_the_same_distribution(example) -> None:
-    """Build the example and its fixed twin under many seeds: every tensor has the same shape, dtype and
-    ``requires_grad``, constants are equal, and random values have the same mean, spread and range."""
-    torch = pytest.importorskip("torch")
+    """Build the example and its fixed twin under many seeds and compare their tensors."""
+    pytest.importorskip("torch")
     seeds = range(40)
     before = [_tensors(example.code, example.build, seed) for seed in seeds]
     after = [_tensors(example.fixed, example.build, seed) for seed in seeds]
+    _assert_same_distribution(before, after)
+
+
+def test_fix_of_real_torch_code_keeps_the_distribution(tmp_path: Path) -> None:
+    """torch's own test models (pinned torch 2.13), fixed by ``initlint --fix --unsafe-fixes``."""
+    torch = pytest.importorskip("torch")
+    original = Path(torch.__file__).parent / "testing" / "_internal" / "quantization_torch_package_models.py"
+    code = original.read_text(encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "models.py").write_text(code, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "initlint.cli", "models.py", "--fix", "--unsafe-fixes", "--select", "INI001"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    fixed = (tmp_path / "models.py").read_text(encoding="utf-8")
+    assert fixed.count("def reset_parameters(self) -> None:") == 2
+    for build in ("LinearReluFunctionalChild(16)", "LinearReluFunctional(16)"):
+        before = [_tensors(code, build, seed) for seed in range(40)]
+        after = [_tensors(fixed, build, seed) for seed in range(40)]
+        _assert_same_distribution(before, after)
+
+
+def _assert_same_distribution(before: list[dict], after: list[dict]) -> None:
+    """Every tensor has the same shape, dtype and ``requires_grad``; constants are equal; random values
+    have the same mean, spread and range over the builds."""
+    import torch
+
     assert before[0].keys() == after[0].keys()
     for name in before[0]:
         old = torch.stack([t[name].detach() for t in before]).double()

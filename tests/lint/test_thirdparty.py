@@ -89,3 +89,37 @@ def test_litgpt() -> None:
     # weight and correction bias are set in __init__ alone. The training scripts set up the model
     # before creating the optimizer (no INI003).
     assert findings(root, "litgpt") == [("litgpt/model.py", 888, "INI001", "GroupedTopkRouter")]
+
+
+def test_timm_fixes(tmp_path: Path) -> None:
+    """``--fix --unsafe-fixes`` on a copy of timm: every fix was read by hand (zeros/ones initializers of
+    norm layers, position embeddings and temperatures, with timm's ``**dd`` device/dtype kwargs kept);
+    the fixed files parse, the fixed classes are no longer reported, and GlobalResponseNorm builds to
+    the same values."""
+    import shutil
+
+    from initlint.lint.fixer import fix_paths
+
+    source = unpacked("timm==1.0.31") / "timm"
+    shutil.copytree(source, tmp_path / "timm")
+    before = findings(tmp_path, "timm")
+    run = fix_paths([tmp_path / "timm"], Config(root=tmp_path), unsafe=True)
+    fixed = sorted((Path(f.path).relative_to(tmp_path).as_posix(), f.message.split("`")[1]) for f in run.fixed)
+    assert fixed == [
+        ("timm/layers/grn.py", "GlobalResponseNorm"),
+        ("timm/layers/norm_act.py", "FrozenBatchNormAct2d"),
+        ("timm/models/convit.py", "GPSA"),
+        ("timm/models/edgenext.py", "CrossCovarianceAttn"),
+        ("timm/models/mlp_mixer.py", "Affine"),
+        ("timm/models/nest.py", "NestLevel"),
+        ("timm/models/xcit.py", "XCA"),
+    ]
+    after = findings(tmp_path, "timm")  # lines below a fix moved: compare without them
+    unmoved = sorted((path, code, name) for path, _, code, name in after)
+    assert unmoved == sorted((path, code, name) for path, _, code, name in before if (path, name) not in fixed)
+    torch = pytest.importorskip("torch")
+    for text in (source / "layers" / "grn.py", tmp_path / "timm" / "layers" / "grn.py"):
+        namespace: dict[str, object] = {}
+        exec(compile(text.read_text(encoding="utf-8"), str(text), "exec"), namespace)
+        norm = namespace["GlobalResponseNorm"](8)
+        assert torch.equal(norm.weight, torch.zeros(8)) and torch.equal(norm.bias, torch.zeros(8))

@@ -11,6 +11,7 @@ from initlint.lint.rules.ini102_meta_model_moved_with_to import MetaModelMovedWi
 from initlint.lint.rules.ini103_to_empty_without_init import ToEmptyWithoutInit
 from initlint.lint.rules.ini104_init_module_with_sharded_trainer import InitModuleWithShardedTrainer
 from initlint.lint.rules.ini105_deepspeed_separate_optimizer_setup import DeepSpeedSeparateOptimizerSetup
+from initlint.lint.rules.ini401_large_layers_in_init_with_configure_model import LargeLayersInInitWithConfigureModel
 from initlint.lint.rules.ini900_unparsable_file import UnparsableFile
 
 __all__ = ["ALL_RULES", "RULES_BY_CODE", "ClassRule", "FileRule", "Rule"]
@@ -24,6 +25,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     ToEmptyWithoutInit,
     InitModuleWithShardedTrainer,
     DeepSpeedSeparateOptimizerSetup,
+    LargeLayersInInitWithConfigureModel,
     UnparsableFile,
 )
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

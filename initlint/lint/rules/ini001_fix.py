@@ -61,7 +61,7 @@ class _Fixer:
     def __init__(self, node: ast.ClassDef, summary: ClassSummary, source: Source, imports: ImportTable) -> None:
         self.node, self.summary, self.source, self.imports = node, summary, source, imports
         init = next((s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
-        if init is None or "reset_parameters" in summary.methods or not init.args.args:
+        if init is None or "reset_parameters" in summary.methods or not init.args.args or _returns_early(init):
             raise _NoFix
         self.init = init
         self.self_name = init.args.args[0].arg
@@ -181,8 +181,10 @@ class _Fixer:
             if fill is None:
                 raise _NoFix
         keywords = [k for k in factory.keywords if k.arg != "fill_value"]
-        if any(k.arg not in _KEPT_KEYWORDS for k in keywords) or not positional:
-            raise _NoFix  # a generator, out=, **kwargs: not a plain allocation
+        # ``**factory_kwargs`` (device, dtype) passes on where the factory takes no generator
+        spread_ok = kind not in ("torch.randn", "torch.rand")
+        if any(k.arg not in _KEPT_KEYWORDS and not (k.arg is None and spread_ok) for k in keywords) or not positional:
+            raise _NoFix  # a generator, out=: not a plain allocation
         return [self.source.segment(a) for a in [*positional, *keywords]], fill
 
     # -- checks ----------------------------------------------------------------------------
@@ -267,6 +269,18 @@ class _Fixer:
 
 def _end(node: ast.stmt) -> int:
     return node.end_lineno or node.lineno
+
+
+def _returns_early(init: ast.FunctionDef) -> bool:
+    """A ``return`` in ``__init__`` would skip the ``self.reset_parameters()`` added at its end."""
+    stack: list[ast.AST] = list(init.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            return True
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _locals_of(init: ast.FunctionDef) -> frozenset[str]:
