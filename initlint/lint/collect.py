@@ -10,36 +10,30 @@ script-order rule reads, and where a fix rewrites code.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from initlint.lint import known
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.summary import ClassSummary, MethodFacts, TensorDef
 
-__all__ = ["collect_imports", "collect_classes", "self_root", "walk_in_order", "arguments_of"]
+__all__ = ["collect_imports", "collect_classes", "self_root", "arguments_of"]
 
 _COMPOUND = (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def walk_in_order(node: ast.AST) -> Iterator[ast.AST]:
-    """Every node under ``node`` (itself first) in source order (``ast.walk`` is breadth-first).
-
-    Reads each node type's child fields once, and skips ``ctx`` (``Load``/``Store``) markers:
-    ``ast.iter_child_nodes`` was half the cost of a lint run on transformers' sources.
-    """
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        children: list[ast.AST] = []
-        for name in _child_fields(type(current)):
-            value = getattr(current, name)
-            if type(value) is list:
-                children.extend(item for item in value if isinstance(item, ast.AST))
-            elif isinstance(value, ast.AST):
-                children.append(value)
-        stack.extend(reversed(children))
+def _push_children(stack: list[ast.AST], node: ast.AST) -> None:
+    """Push ``node``'s children on ``stack`` so that they pop in source order (``ast.walk`` is
+    breadth-first). Reads each node type's child fields once, and skips ``ctx`` (``Load``/``Store``)
+    markers and other leaves: ``ast.iter_child_nodes`` was half the cost of a run on transformers."""
+    children: list[ast.AST] = []
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if type(value) is list:
+            children.extend(item for item in value if isinstance(item, ast.AST))
+        elif isinstance(value, ast.AST):
+            children.append(value)
+    stack.extend(reversed(children))
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -281,19 +275,12 @@ class _MethodScanner:
             ast.Call: self.visit_Call,
         }
         stack: list[ast.AST] = list(reversed(method.body))
-        while stack:  # walk_in_order, inlined: this loop sees every node of every method
+        while stack:  # pre-order, in source order; no generator: this loop sees every node of every method
             node = stack.pop()
             handler = handlers.get(type(node))
             if handler is not None:
                 handler(node)
-            children: list[ast.AST] = []
-            for name in _child_fields(type(node)):
-                value = getattr(node, name)
-                if type(value) is list:
-                    children.extend(item for item in value if isinstance(item, ast.AST))
-                elif isinstance(value, ast.AST):
-                    children.append(value)
-            stack.extend(reversed(children))
+            _push_children(stack, node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:

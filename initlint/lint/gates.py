@@ -20,16 +20,21 @@ _CONTEXTS = known.META_CONTEXTS | known.VERIFIED_CONTEXTS | {"torch.device"}
 
 def builds_under_empty_init(tree: ast.Module, imports: ImportTable) -> bool:
     """Whether any ``with`` enters a context that may leave weights empty (``torch.device(...)``,
-    ``init_empty_weights()``, ``*.init_module(...)``, ``verified_empty_init(...)``), or
-    ``skip_init`` is called."""
-    for node in ast.walk(tree):
+    ``init_empty_weights()``, ``*.init_module(...)``, ``verified_empty_init(...)``), or a statement
+    assigns the result of ``skip_init(...)``. Reads statements only, not every expression."""
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
         if isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
                 expr = item.context_expr
                 if isinstance(expr, ast.Call) and _is_empty_init_context(expr.func, imports):
                     return True
-        elif isinstance(node, ast.Call) and imports.qualify(node.func) in known.SKIP_INIT:
-            return True
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
+            if imports.qualify(node.value.func) in known.SKIP_INIT:
+                return True
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            stack.extend(getattr(node, field, ()))
     return False
 
 

@@ -40,8 +40,15 @@ class Source:
         return len(self.line(number).encode("utf-8")[:byte_col].decode("utf-8", errors="replace")) + 1
 
     def segment(self, node: ast.AST) -> str:
-        """The source of an ``ast`` node, as written."""
-        return ast.get_source_segment(self.text, node) or ""
+        """The source of an ``ast`` node, as written (``ast.get_source_segment`` splits the whole file
+        on every call)."""
+        first, last = node.lineno, node.end_lineno or node.lineno  # type: ignore[attr-defined]
+        if first == last:
+            line = self.line(first).encode("utf-8")
+            return line[node.col_offset : node.end_col_offset].decode("utf-8")  # type: ignore[attr-defined]
+        head = self.line(first).encode("utf-8")[node.col_offset :].decode("utf-8")  # type: ignore[attr-defined]
+        tail = self.line(last).encode("utf-8")[: node.end_col_offset].decode("utf-8")  # type: ignore[attr-defined]
+        return head + "".join(self.lines[first : last - 1]) + tail
 
     def replace(self, node: ast.AST, content: str) -> Edit:
         """An edit replacing an ``ast`` node's text."""

@@ -188,7 +188,7 @@ class Tracker:
         self._has_parent: set[int] = set()
         self._registrations: dict[int, tuple[Any, list[tuple[Any, str]]]] = {}  # for ties
         self._roots: list[Any] = []
-        self._pending: tuple[Any, str] | None = None
+        self._pending: tuple[Any, str, int] | None = None  # (module ref, name, id of the registered one)
         self._slots: list[_Slot] = []
         self._by_storage: dict[int, list[tuple[int, int, _Slot]]] = {}  # storage -> (start, end, slot)
         self._by_id: dict[int, tuple[int, _Slot]] = {}  # id(tensor) -> (its storage address, slot)
@@ -224,7 +224,7 @@ class Tracker:
             self._settle()
             if param is not None:
                 self._index_tie(param, module, name)
-                self._pending = (weakref.ref(module), name)
+                self._pending = (weakref.ref(module), name, id(param))
         elif self._phase == "armed":
             self._replaced(module, name, param)
 
@@ -236,11 +236,11 @@ class Tracker:
         """
         if self._pending is None:
             return
-        module_ref, name = self._pending
+        module_ref, name, registered = self._pending
         self._pending = None
         module = module_ref()
         param = module._parameters.get(name) if module is not None else None
-        if param is not None:
+        if param is not None and id(param) != registered:  # swapped after registration
             self._index_tie(param, module, name)
 
     def _index_tie(self, param: Any, module: nn.Module, name: str) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from functools import cached_property
 
 from initlint.lint.names import ImportTable
 from initlint.lint.source import Source
@@ -67,7 +68,10 @@ class _Fixer:
         self.self_name = init.args.args[0].arg
         self.tensors = {t.name for t in summary.tensors}
         self.torch = next((local for local, full in imports.aliases.items() if full == "torch"), None)
-        self.locals = _locals_of(init)
+
+    @cached_property
+    def locals(self) -> frozenset[str]:
+        return _locals_of(self.init)
 
     def fix(self) -> Fix:
         plans = [plan for statement in self.init.body if (plan := self._plan(statement)) is not None]
