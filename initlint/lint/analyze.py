@@ -9,16 +9,18 @@ import ast
 import bisect
 import re
 from pathlib import Path
-
-import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from typing import TYPE_CHECKING
 
 from initlint.lint.collect import collect_classes, collect_imports
+from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable
 from initlint.lint.rules import ALL_RULES, ClassRule, FileRule
 from initlint.lint.rules.base import FileContext, Rule
 from initlint.lint.source import Source
 from initlint.lint.summary import ClassSummary, FileSummary, Finding
+
+if TYPE_CHECKING:
+    from libcst.metadata import CodeRange
 
 __all__ = ["read_source", "analyze_source", "noqa_map"]
 
@@ -127,6 +129,8 @@ def _file_findings(
 ) -> list[Finding]:
     """Run the script-order rules on the file's libcst tree (parsed only for them: CPython's parser
     has already accepted the file, so libcst's native parser will not meet nesting it cannot take)."""
+    from libcst.metadata import MetadataWrapper, PositionProvider  # loads libcst: only for these files
+
     tree = cst.parse_module(text)
     positions: dict[cst.CSTNode, CodeRange] = {}
 

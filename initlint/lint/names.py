@@ -14,28 +14,33 @@ from __future__ import annotations
 
 import ast
 
-import libcst as cst
+from initlint.lint.lazy import cst
 
 __all__ = ["ImportTable", "dotted", "module_name_for"]
 
 
 def dotted(node: cst.BaseExpression | ast.expr | None) -> str | None:
     """Return ``a.b.c`` for a ``Name``/``Attribute`` chain (libcst or ``ast``), ``None`` otherwise."""
-    parts: list[str] = []
-    while True:
-        if isinstance(node, ast.Attribute):
+    if isinstance(node, ast.AST):  # checked first: an ast-only run never loads libcst
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
             parts.append(node.attr)
-        elif isinstance(node, cst.Attribute):
-            parts.append(node.attr.value)
-        else:
-            break
-        node = node.value
-    if isinstance(node, ast.Name):
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
         parts.append(node.id)
-    elif isinstance(node, cst.Name):
-        parts.append(node.value)
-    else:
+        return ".".join(reversed(parts))
+    return _dotted_cst(node) if node is not None else None
+
+
+def _dotted_cst(node: cst.BaseExpression) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
         return None
+    parts.append(node.value)
     return ".".join(reversed(parts))
 
 

@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import libcst as cst
-
 from initlint.lint import known
-from initlint.lint.walk import blocks_of
+from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable, dotted
-from initlint.lint.walk import iter_tree
+from initlint.lint.walk import blocks_of, iter_tree
 
 __all__ = ["Call", "Scope", "scopes", "empty_init_kind", "strategy_of", "bound_to", "method_calls", "model_root"]
-
 
 
 def empty_init_kind(expr: cst.BaseExpression, imports: ImportTable) -> str | None:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 
-import libcst as cst
+from initlint.lint.lazy import cst
 
 __all__ = ["iter_tree", "blocks_of", "source_of"]
-
-_EMPTY_MODULE = cst.Module(body=[])
 
 _NOISE = ("whitespace", "leading_lines", "lines_after", "newline", "comma", "semicolon", "lpar", "rpar",
           "lbracket", "rbracket", "lbrace", "rbrace", "colon", "header", "footer", "equal", "star_tok")
@@ -67,7 +65,7 @@ def _is_node(kind: type) -> bool:
 
 def source_of(node: cst.CSTNode) -> str:
     """The source text of a node (for messages)."""
-    return _EMPTY_MODULE.code_for_node(node)
+    return cst.Module(body=[]).code_for_node(node)
 
 
 def blocks_of(statement: cst.BaseStatement) -> Iterable[Sequence[cst.BaseStatement]]:

@@ -223,6 +223,20 @@ def test_linter_never_imports_torch() -> None:
     assert out.strip() == "False"
 
 
+def test_libcst_is_imported_only_for_files_a_script_order_rule_reads(project: Path) -> None:
+    """Class summaries come from ``ast``; libcst's 0.2 s import is paid only where it parses."""
+    code = (
+        "import sys\nfrom initlint.cli import main\nsys.argv = ['initlint', *sys.argv[1:], '--no-cache']\n"
+        "try:\n    main()\nexcept SystemExit:\n    print('libcst' in sys.modules)"
+    )
+    lint = [sys.executable, "-c", code]
+    out = subprocess.run([*lint, "pkg"], cwd=project, capture_output=True, text=True).stdout
+    assert out.splitlines()[-1] == "False" and "INI001" in out
+    (project / "train.py").write_text("import torch\nwith torch.device('meta'):\n    m = torch.nn.Linear(2, 2)\nm.cuda()\n")
+    out = subprocess.run([*lint, "train.py"], cwd=project, capture_output=True, text=True).stdout
+    assert out.splitlines()[-1] == "True" and "INI102" in out
+
+
 def test_console_script_runs(project: Path) -> None:
     exe = Path(sys.executable).with_name("initlint")
     result = subprocess.run([str(exe), "pkg"], cwd=project, capture_output=True, text=True)

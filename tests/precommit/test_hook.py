@@ -78,3 +78,42 @@ def test_hook_fails_then_passes_and_resolves_bases_in_unstaged_files(tmp_path: P
     passed = pre_commit(repo, "try-repo", str(ROOT), "initlint", "--files", "pkg/child.py")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "Passed" in passed.stdout
+
+
+SCRIPT = """\
+import torch
+from torch.distributed.fsdp import fully_shard
+
+
+def build(model):
+    optimizer = torch.optim.AdamW(model.parameters())
+    fully_shard(model)
+    return optimizer
+"""
+
+
+def test_hook_with_fix_rewrites_staged_files(tmp_path: Path) -> None:
+    """``args: [--fix]``: the safe fix is written, pre-commit fails the commit because a file changed,
+    and the next run passes."""
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("this checkout is not a git repository")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "train.py").write_text(SCRIPT)
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {ROOT}\n    rev: {head.stdout.strip()}\n    hooks:\n"
+        "      - id: initlint\n        args: [--fix]\n"
+    )
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    first = pre_commit(repo, "run", "--all-files")
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "files were modified by this hook" in first.stdout
+    assert (repo / "train.py").read_text() == SCRIPT.replace(
+        "    optimizer = torch.optim.AdamW(model.parameters())\n    fully_shard(model)\n",
+        "    fully_shard(model)\n    optimizer = torch.optim.AdamW(model.parameters())\n",
+    )
+    git(repo, "add", ".")
+    second = pre_commit(repo, "run", "--all-files")
+    assert second.returncode == 0, second.stdout + second.stderr

@@ -16,16 +16,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-import libcst as cst
-
 from initlint.lint.index import ClassView
+from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable
 from initlint.lint.source import Source
 from initlint.lint.summary import ClassSummary, Fix
 
 __all__ = ["Valid", "Invalid", "Rule", "ClassRule", "FileRule", "FileContext", "Report", "DOCS_URL"]
 
-Report = tuple[cst.CSTNode, str] | tuple[cst.CSTNode, str, Fix | None]
+Report = tuple  # (node, message) or (node, message, fix): a libcst node, kept unnamed so libcst loads lazily
 DOCS_URL = "https://initlint.readthedocs.io/en/latest/rules/{code}/"
 
 

@@ -6,15 +6,13 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import libcst as cst
-
 from initlint.lint import known
-from initlint.lint.walk import blocks_of, source_of
+from initlint.lint.lazy import cst
 from initlint.lint.names import dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.summary import Fix
 from initlint.lint.scopes import bound_to, empty_init_kind, model_root, strategy_of
-from initlint.lint.walk import iter_tree
+from initlint.lint.summary import Fix
+from initlint.lint.walk import blocks_of, iter_tree, source_of
 
 __all__ = ["OptimizerBeforeSetup"]
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-import libcst as cst
-
 from initlint.lint.gates import builds_under_empty_init
+from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.walk import source_of
 from initlint.lint.scopes import Call, Scope, scopes
+from initlint.lint.walk import source_of
 
 __all__ = ["PartialLoadAfterEmptyInit"]
 

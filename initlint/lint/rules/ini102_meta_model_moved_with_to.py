@@ -6,9 +6,8 @@ import ast
 import re
 from collections.abc import Iterator
 
-import libcst as cst
-
 from initlint.lint.gates import builds_under_empty_init
+from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
 from initlint.lint.scopes import scopes

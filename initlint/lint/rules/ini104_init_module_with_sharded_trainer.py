@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from initlint.lint import known
+from initlint.lint.lazy import cst
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
 from initlint.lint.scopes import bound_to, method_calls, strategy_of
 
