@@ -78,14 +78,15 @@ def check(
 ) -> None:
     """Lint PATHS (default: the current folder)."""
     targets = list(paths) or [Path(".")]
-    settings = {"force_exclude": force_exclude, "cache": not no_cache, "jobs": jobs or os.cpu_count() or 1}
+    workers = jobs or os.cpu_count() or 1
     try:
         config = load_config(find_project_root(targets)).with_cli(_codes(select), _codes(ignore))
         if fix or diff:
-            run = fix_paths(targets, config, unsafe=unsafe_fixes, write=not diff, **settings)  # type: ignore[arg-type]
+            run = fix_paths(targets, config, unsafe=unsafe_fixes, write=not diff, force_exclude=force_exclude,
+                            cache=not no_cache, jobs=workers)
             result, fixed = run.result, len(run.fixed)
         else:
-            result, fixed = lint_paths(targets, config, **settings), 0  # type: ignore[arg-type]
+            result, fixed = lint_paths(targets, config, force_exclude, cache=not no_cache, jobs=workers), 0
     except ConfigError as exc:
         click.echo(f"initlint: error: {exc}", err=True)
         sys.exit(2)
