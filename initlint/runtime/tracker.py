@@ -214,17 +214,25 @@ class Tracker:
     def _building(self) -> bool:
         return self._phase == "building" and threading.get_ident() == self._thread
 
-    def _note(self, module: nn.Module) -> None:
-        if id(module) not in self._seen:
-            self._seen[id(module)] = weakref.ref(module)
+    def _note(self, module: nn.Module) -> Any:
+        """Remember ``module`` as built here; return its (shared) weak reference."""
+        ref = self._seen.get(id(module))
+        if ref is None or ref() is not module:
+            ref = self._seen[id(module)] = weakref.ref(module)
+        return ref
+
+    def _ref(self, module: nn.Module) -> Any:
+        """A weak reference to ``module``, shared with ``_seen`` where it is there."""
+        ref = self._seen.get(id(module))
+        return ref if ref is not None and ref() is module else weakref.ref(module)
 
     def _on_parameter(self, module: nn.Module, name: str, param: Any) -> None:
         if self._building():
-            self._note(module)
+            ref = self._note(module)
             self._settle()
             if param is not None:
                 self._index_tie(param, module, name)
-                self._pending = (weakref.ref(module), name, id(param))
+                self._pending = (ref, name, id(param))
         elif self._phase == "armed":
             self._replaced(module, name, param)
 
@@ -244,13 +252,11 @@ class Tracker:
             self._index_tie(param, module, name)
 
     def _index_tie(self, param: Any, module: nn.Module, name: str) -> None:
-        ref, owners = self._registrations.get(id(param), (None, []))
-        if ref is None or ref() is not param:  # a new object that reuses a dead one's id
-            ref, owners = weakref.ref(param), []
-            self._registrations[id(param)] = (ref, owners)
-        owner = (weakref.ref(module), name)
-        if all(o[0]() is not module or o[1] != name for o in owners):
-            owners.append(owner)
+        entry = self._registrations.get(id(param))
+        if entry is None or entry[0]() is not param:  # first registration (or a dead one's id reused)
+            self._registrations[id(param)] = (weakref.ref(param), [(self._ref(module), name)])
+        elif all(o[0]() is not module or o[1] != name for o in entry[1]):
+            entry[1].append((self._ref(module), name))
 
     def _on_buffer(self, module: nn.Module, name: str, buffer: Any) -> None:
         if self._building():
@@ -301,9 +307,9 @@ class Tracker:
         if entry is not None and entry[1].tensor_id == id(tensor):  # tied: one tensor, several names
             slot = entry[1]
             slot.names.append(name)
-            slot.owners.append((weakref.ref(module), attr))
+            slot.owners.append((self._ref(module), attr))
         else:
-            slot = _Slot([name], kind, tensor, [(weakref.ref(module), attr)])
+            slot = _Slot([name], kind, tensor, [(self._ref(module), attr)])
             slot.module_type = type(module).__name__
             self._slots.append(slot)
             self._remember(tensor, slot)
@@ -312,6 +318,8 @@ class Tracker:
     def _tie_groups(self, prefixes: dict[int, str]) -> list[list[str]]:
         groups = []
         for _, owners in self._registrations.values():
+            if len(owners) < 2:  # registered under one name only: no tie
+                continue
             names = []
             for module_ref, attr in owners:
                 module = module_ref()
@@ -328,7 +336,7 @@ class Tracker:
             module = module_ref()
             if attr in getattr(module, "__initlint_computed__", ()):
                 return True
-            if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._ignore):
+            if self._ignore and any(fnmatch.fnmatchcase(name, pattern) for pattern in self._ignore):
                 return True
         return False
 
