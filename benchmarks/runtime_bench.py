@@ -11,7 +11,9 @@ modes, and the table shows medians with ratios taken within the run. Modes: norm
 ``torch.device("meta")``, Lightning's ``init_module(empty_init=True)``, accelerate's
 ``init_empty_weights``, and ``verified_empty_init`` (plain, poison, and around meta). ``check()`` is timed
 without and with the NaN/inf scan after every tensor was written, next to the bare floors: one
-``torch.isfinite(t).all()`` sweep and one ``fill_(nan)`` over the same tensors.
+``torch.isfinite(t).all()`` sweep and one ``fill_(nan)`` over the same tensors. A last table times the
+meta build with and without ``verified_empty_init`` over 15 interleaved builds in one process per round:
+a cost of milliseconds needs many samples.
 """
 
 from __future__ import annotations
@@ -129,12 +131,41 @@ def run_mode(mode: str, size: str) -> dict[str, float]:
     return result
 
 
+def meta_overhead(size: str, builds: int) -> tuple[float, float]:
+    """Medians of ``builds`` meta builds with and without ``verified_empty_init``, interleaved in one
+    process: the hooks cost milliseconds, which one build per fresh process cannot resolve."""
+    import torch
+
+    from initlint import verified_empty_init
+
+    def meta() -> None:
+        with torch.device("meta"):
+            build_gpt(*SIZES[size])
+
+    def verified() -> None:
+        with verified_empty_init(torch.device("meta"), check_on_forward=False) as tracker:
+            build_gpt(*SIZES[size])
+        tracker.close()
+
+    times: dict[str, list[float]] = {"meta": [], "verified": []}
+    meta(), verified()  # warm-up
+    for _ in range(builds):
+        for name, build in (("meta", meta), ("verified", verified)):
+            start = time.perf_counter()
+            build()
+            times[name].append(time.perf_counter() - start)
+    return statistics.median(times["meta"]), statistics.median(times["verified"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="350m")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.mode == "meta-overhead":
+        print(json.dumps(meta_overhead(args.size, builds=15)))
+        return 0
     if args.mode:
         print(json.dumps(run_mode(args.mode, args.size)))
         return 0
@@ -170,6 +201,15 @@ def main() -> int:
     poison_extra = med("verified-poison", "build_s") - med("verified", "build_s")
     print(f"| poison cost (build poison - build plain) | {poison_extra:.3f} | "
           f"{poison_extra / med('verified', 'fill_nan_s'):.2f}x bare fill_ |")
+    pairs = [
+        json.loads(subprocess.run([sys.executable, __file__, "--mode", "meta-overhead", "--size", args.size],
+                                  capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        for _ in range(args.rounds)
+    ]
+    meta, verified = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    print("\n| meta build, 15 interleaved builds per process | meta ms | verified(meta) ms | ratio |")
+    print("|---|---:|---:|---:|")
+    print(f"| {args.size} | {meta * 1000:.1f} | {verified * 1000:.1f} | {verified / meta:.2f}x |")
     return 0
 
 
