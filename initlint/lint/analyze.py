@@ -6,7 +6,6 @@ This is the unit the engine caches and runs in worker processes.
 from __future__ import annotations
 
 import ast
-import bisect
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,24 +27,14 @@ _NOQA = re.compile(r"#\s*noqa(?::[\s]*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]
 _FILE_NOQA = re.compile(r"^[ \t]*#[ \t]*initlint:[ \t]*noqa[ \t]*$", re.MULTILINE | re.IGNORECASE)
 
 
-class _Lines:
-    """Offset -> 1-based line, for ``\n``, ``\r\n`` and ``\r`` line endings alike."""
-
-    def __init__(self, text: str) -> None:
-        self.starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
-
-    def line(self, offset: int) -> int:
-        return bisect.bisect_right(self.starts, offset)
-
-
 def noqa_map(text: str) -> dict[int, list[str]]:
     """Line -> codes suppressed on that line (an empty list suppresses every code)."""
     found: dict[int, list[str]] = {}
     if "noqa" not in text:
         return found
-    lines = _Lines(text)
+    source = Source(text)
     for match in _NOQA.finditer(text):
-        line = lines.line(match.start())
+        line = source.line_at(match.start())
         codes = match.group("codes")
         found[line] = [c.upper() for c in re.split(r"[\s,]+", codes) if c] if codes else []
     return found
@@ -87,7 +76,7 @@ def analyze_source(
         summary.skip_file = True
         return summary
     if "\0" in text:
-        return _error(path, module, _Lines(text).line(text.index("\0")), 1, "contains a NUL byte")
+        return _error(path, module, Source(text).line_at(text.index("\0")), 1, "contains a NUL byte")
     rules = [rule for rule in ALL_RULES if rule.applies_to(text, extra_optimizers)]
     if not rules and not need_classes:
         summary.parsed = False  # nothing any rule could report: not worth a parse
@@ -107,7 +96,7 @@ def analyze_source(
         table = ImportTable(module, is_package)
         collect_imports(tree, table)
         classes = collect_classes(tree, table)
-        _prepare_fixes(classes, Source(text), table, rules)
+        _prepare_fixes(classes, text, table, rules)
         summary.classes = [cls for _, cls in classes]
         summary.imports = table.aliases
         file_rules = [rule for rule in rules if issubclass(rule, FileRule) and rule.wants(tree, table)]
@@ -156,12 +145,14 @@ def _file_findings(
 
 
 def _prepare_fixes(
-    classes: list[tuple[ast.ClassDef, ClassSummary]], source: Source, table: ImportTable, rules: list[type[Rule]]
+    classes: list[tuple[ast.ClassDef, ClassSummary]], text: str, table: ImportTable, rules: list[type[Rule]]
 ) -> None:
     """Let each class rule prepare its fix for the classes it may judge (those creating tensors)."""
     class_rules = [rule for rule in rules if issubclass(rule, ClassRule)]
+    source: Source | None = None  # split into lines only for files with such a class
     for node, summary in classes:
         if summary.tensors:
+            source = source or Source(text)
             for rule in class_rules:
                 fix = rule.prepare_fix(node, summary, source, table)
                 if fix is not None:

@@ -18,30 +18,12 @@ from pathlib import Path
 
 from initlint.config import Config
 from initlint.lint.engine import LintResult, lint_paths
-from initlint.lint.summary import Edit, Finding, Fix
+from initlint.lint.source import Source
+from initlint.lint.summary import Finding, Fix
 
 __all__ = ["apply_fixes", "write_atomic", "FixRun", "fix_paths", "MAX_PASSES"]
 
 MAX_PASSES = 5  # a fix can make room for another (ruff loops likewise); five is more than any case we know
-
-
-def _offsets(text: str) -> list[int]:
-    starts, at = [0], 0
-    while True:
-        found = min((i for i in (text.find("\r", at), text.find("\n", at)) if i >= 0), default=-1)
-        if found < 0:
-            return starts
-        at = found + (2 if text.startswith("\r\n", found) else 1)
-        starts.append(at)
-
-
-def _span(edit: Edit, starts: list[int], size: int) -> tuple[int, int]:
-    def offset(line: int, col: int) -> int:
-        if line > len(starts):
-            return size
-        return min(starts[line - 1] + col - 1, size)
-
-    return offset(edit.line, edit.col), offset(edit.end_line, edit.end_col)
 
 
 def apply_fixes(text: str, fixes: Sequence[Fix]) -> tuple[str, list[Fix]]:
@@ -49,12 +31,12 @@ def apply_fixes(text: str, fixes: Sequence[Fix]) -> tuple[str, list[Fix]]:
 
     Insertions at the same place keep the order of their fixes.
     """
-    starts = _offsets(text)
+    source = Source(text)
     taken: list[tuple[int, int]] = []
     planned: list[tuple[int, int, int, str]] = []  # start, end, order, content
     applied: list[Fix] = []
     for fix in fixes:
-        spans = [_span(edit, starts, len(text)) for edit in fix.edits]
+        spans = [(source.offset(e.line, e.col), source.offset(e.end_line, e.end_col)) for e in fix.edits]
         if any(_overlaps(span, other) for span in spans for other in taken) or any(
             _overlaps(a, b) for i, a in enumerate(spans) for b in spans[i + 1 :]
         ):

@@ -7,6 +7,7 @@ the one place that converts, and that knows a line's indentation.
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 
 from initlint.lint.summary import Edit
@@ -21,10 +22,20 @@ class Source:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.lines = _LINE_END.split(text)
-        ends = _LINE_END.findall(text)
-        self.lines = [line + end for line, end in zip(self.lines, [*ends, ""])]
-        self.newline = ends[0] if ends else "\n"
+        ends = list(_LINE_END.finditer(text))
+        self.starts = [0] + [m.end() for m in ends]  # offset of each line's first character
+        self.lines = [text[start:end] for start, end in zip(self.starts, [*self.starts[1:], len(text)])]
+        self.newline = ends[0].group() if ends else "\n"
+
+    def line_at(self, offset: int) -> int:
+        """The 1-based line holding character ``offset``."""
+        return bisect.bisect_right(self.starts, offset)
+
+    def offset(self, line: int, col: int) -> int:
+        """The character offset of 1-based ``line:col`` (past the end: the end)."""
+        if line > len(self.starts):
+            return len(self.text)
+        return min(self.starts[line - 1] + col - 1, len(self.text))
 
     def line(self, number: int) -> str:
         """Line ``number`` (1-based) with its line ending; ``""`` past the end."""

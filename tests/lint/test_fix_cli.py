@@ -155,3 +155,16 @@ def test_killed_fix_run_leaves_every_file_whole(tmp_path: Path) -> None:
     print("files fixed when killed:", fixed_counts)
     subprocess.run([*command, "--fix"], cwd=tmp_path, capture_output=True, check=True)
     assert all(path.read_text() == pair[1] for path, pair in versions.items())
+
+
+def test_fix_that_would_break_the_file_is_not_written(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import initlint.lint.fixer as fixer
+
+    def broken(text: str, fixes: list) -> tuple[str, list]:
+        return text + "def (:\n", list(fixes)
+
+    monkeypatch.setattr(fixer, "apply_fixes", broken)
+    code, _, err = run(["train.py", "--fix"], project)
+    assert code == 1
+    assert "train.py: its fixes were not applied because the fixed code would not parse" in err
+    assert (project / "train.py").read_text() == SCRIPT
