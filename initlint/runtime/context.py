@@ -7,26 +7,30 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
 
-from initlint.runtime.skip_init import SkipInitMode
-from initlint.runtime.tracker import Tracker, remove_mode
+from initlint.runtime.tracker import Tracker
 
 __all__ = ["verified_empty_init"]
 
 
 class verified_empty_init(AbstractContextManager):  # noqa: N801 - used like torch.no_grad
-    """Build modules without initializing them, and verify every tensor is written afterwards.
+    """Build modules without initializing them, and verify no tensor is left holding memory nobody wrote.
 
     Args:
         inner: another empty-init context to wrap: ``fabric.init_module(empty_init=True)``,
             ``trainer.init_module(empty_init=True)``, ``accelerate.init_empty_weights()``,
-            ``torch.device("meta")``. Without one, initialization (``torch.nn.init.*`` and in-place
-            random fills) is skipped on the current default device.
+            ``torch.device("meta")``, ColossalAI's ``LazyInitContext()``. The verifier observes from
+            below it: what it skips never writes. Without one, initialization (``torch.nn.init.*`` and
+            in-place random fills) done while modules are constructed is skipped on the current default
+            device; a loader's initialization of missing keys runs as it would without initlint.
         strict: ``check()`` raises ``UninitializedWeightsError`` (else warns
             ``UninitializedWeightsWarning``; tensors left on the meta device raise in both modes).
-        ignore: glob patterns of dotted names not to verify (values computed on purpose).
-        poison: fill skipped memory with NaN (integers: the dtype's max) so partly-written tensors
-            are reported per element and reads of unwritten memory show up as NaN.
+        ignore: glob patterns of dotted names not to verify.
+        poison: fill memory allocated without values with NaN (integers: the dtype's max), never a
+            value code computed or a load wrote, so partly-written tensors are reported per element.
         check_on_forward: run ``check()`` automatically at the first forward of each root module.
+        portable: also fail on tensors holding only the value their constructor computed, which no
+            load or reset wrote afterwards (a meta-device or sharded init would leave them as garbage):
+            a CPU dry run of a sharded job.
 
     Example::
 
@@ -44,19 +48,19 @@ class verified_empty_init(AbstractContextManager):  # noqa: N801 - used like tor
         ignore: Iterable[str] = (),
         poison: bool = False,
         check_on_forward: bool = True,
+        portable: bool = False,
     ) -> None:
         self.inner = inner
-        self.tracker = Tracker(strict=strict, ignore=ignore, poison=poison, check_on_forward=check_on_forward)
-        self._skip: SkipInitMode | None = None
+        self.tracker = Tracker(
+            strict=strict, ignore=ignore, poison=poison, check_on_forward=check_on_forward, portable=portable
+        )
 
     def __enter__(self) -> Tracker:
-        self.tracker._start()
+        # The observer goes on the mode stack first, below the wrapped context's modes.
+        self.tracker._start(skip=self.inner is None)
         try:
             if self.inner is not None:
                 self.inner.__enter__()
-            else:
-                self._skip = SkipInitMode()
-                self._skip.__enter__()
         except BaseException:
             self.tracker._abort()
             raise
@@ -66,11 +70,7 @@ class verified_empty_init(AbstractContextManager):  # noqa: N801 - used like tor
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Any:
         try:
-            if self.inner is not None:
-                suppressed = self.inner.__exit__(exc_type, exc, tb)
-            else:
-                remove_mode(self._skip)
-                suppressed = False
+            suppressed = self.inner.__exit__(exc_type, exc, tb) if self.inner is not None else False
         except BaseException:
             self.tracker._abort()
             raise

@@ -25,6 +25,8 @@ class Status:
     ON_META = "on-meta"
     TIE_BROKEN = "tie-broken"
     IGNORED = "ignored"
+    COMPUTED = "computed"  # holds only its constructor's value: a failure under ``portable=True``
+    REINITIALIZED = "reinitialized"  # loaded, then overwritten by an initialization: warned, never raised
 
     FAILURES = frozenset({NEVER_WRITTEN, PARTLY_WRITTEN, NON_FINITE, ON_META, TIE_BROKEN})
 
@@ -60,6 +62,10 @@ class TensorRecord:
         unwritten: elements still holding poison (poison mode) or non-finite values; ``numel`` when
             the whole tensor was never written.
         module_type: the class of the module owning it.
+        detail: more on the status (the names a broken tie no longer shares storage with).
+        origin: where its values came from: ``"loaded"``, ``"initialized"``, ``"computed"``,
+            ``"reinitialized"``, ``"garbage"``; empty on meta.
+        portable: the record was made under ``portable=True`` (then ``computed`` fails).
     """
 
     name: str
@@ -72,11 +78,13 @@ class TensorRecord:
     unwritten: int = 0
     module_type: str = ""
     detail: str = ""
+    origin: str = ""
+    portable: bool = field(default=False, repr=False)
 
     @property
     def failed(self) -> bool:
         """Whether this record is a problem."""
-        return self.status in Status.FAILURES
+        return self.status in Status.FAILURES or (self.portable and self.status == Status.COMPUTED)
 
 
 @dataclass
@@ -84,6 +92,7 @@ class InitReport:
     """Every tracked tensor after empty init, and what happened to it."""
 
     records: list[TensorRecord] = field(default_factory=list)
+    portable: bool = False
     rank: int | None = None
     global_counts: tuple[int, int, int, int] | None = None  # failed, total, failed elements, total
 
@@ -158,6 +167,16 @@ class InitReport:
     def __str__(self) -> str:
         return self.format()
 
+    def format_reinitialized(self) -> str:
+        """The warning for tensors whose loaded values an initialization overwrote."""
+        names = [r.name for r in self.records if r.status == Status.REINITIALIZED]
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        return (
+            f"initlint: {len(names)} loaded tensor(s) were overwritten by an initialization afterwards, so their "
+            f"loaded values are gone: {shown}. Initialize before loading, or skip the initialization of loaded "
+            "tensors (transformers: check that _init_weights does not re-initialize keys present in the checkpoint)."
+        )
+
 
 _SUMMARY_VERB = {
     Status.NEVER_WRITTEN: "were never written by a load or a reset",
@@ -165,6 +184,7 @@ _SUMMARY_VERB = {
     Status.NON_FINITE: "hold NaN/inf values",
     Status.ON_META: "are still on the meta device",
     Status.TIE_BROKEN: "lost a weight tie",
+    Status.COMPUTED: "hold only the value their constructor computed (no load or reset wrote them)",
 }
 
 
@@ -176,7 +196,9 @@ def _describe(record: TensorRecord) -> str:
     elif record.status == Status.NON_FINITE:
         what = f"{record.unwritten} of {record.numel} elements are NaN/inf"
     elif record.status == Status.ON_META:
-        what = "still on the meta device"
+        what = record.detail or "still on the meta device"
+    elif record.status == Status.COMPUTED:
+        what = "only its constructor's value; a meta-device or sharded init would leave it as garbage"
     elif record.status == Status.TIE_BROKEN:
         what = f"no longer shares storage with {record.detail}"
     else:
@@ -197,6 +219,11 @@ def _advice(failures: list[TensorRecord]) -> list[str]:
             "Next step: load a checkpoint that has them, or initialize them after loading "
             "(module.reset_parameters()); if a value is computed on purpose, pass "
             "ignore=['<dotted name pattern>'] or call tracker.mark_initialized(...)."
+        )
+    if Status.COMPUTED in statuses:
+        lines.append(
+            "portable=True: these values exist only because this run built the model on real memory; under "
+            "meta-device or sharded init nothing writes them. Compute them in reset_parameters(), or load them."
         )
     if Status.ON_META in statuses:
         lines.append(

@@ -1,39 +1,33 @@
-"""The empty-init mode ``verified_empty_init`` uses when it wraps no other context."""
+"""What counts as initialization, and what ``verified_empty_init`` skips when it wraps no context."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torch.overrides import TorchFunctionMode
+__all__ = ["RANDOM_FILLS", "CONSTANT_FILLS", "is_init_function", "is_skippable", "init_target"]
 
-__all__ = ["SkipInitMode"]
-
-# In-place random fills that module constructors use to initialize weights. ``fill_`` and ``zero_``
-# stay: constructors also use them to compute values that are not weights.
-_RANDOM_FILLS = frozenset(
-    {
-        "uniform_",
-        "normal_",
-        "random_",
-        "exponential_",
-        "bernoulli_",
-        "cauchy_",
-        "log_normal_",
-        "geometric_",
-    }
+# In-place random fills that module constructors use to initialize weights.
+RANDOM_FILLS = frozenset(
+    {"uniform_", "normal_", "random_", "exponential_", "bernoulli_", "cauchy_", "log_normal_", "geometric_"}
 )
+# Constant fills initialize too, but constructors also use them to compute values that are not weights
+# (BatchNorm's running statistics): they are never skipped.
+CONSTANT_FILLS = frozenset({"fill_", "zero_"})
 
 
-class SkipInitMode(TorchFunctionMode):
-    """Skips ``torch.nn.init.*`` and in-place random fills: modules are built on empty memory."""
+def is_init_function(func: Any) -> bool:
+    """``torch.nn.init.*_`` and in-place random or constant fills: calls that write an initialization."""
+    name = getattr(func, "__name__", "")
+    if getattr(func, "__module__", None) == "torch.nn.init" and name.endswith("_"):
+        return True
+    return name in RANDOM_FILLS or name in CONSTANT_FILLS
 
-    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        kwargs = kwargs or {}
-        name = getattr(func, "__name__", "")
-        is_init = getattr(func, "__module__", None) == "torch.nn.init" and name.endswith("_")
-        if is_init or name in _RANDOM_FILLS:
-            target = kwargs.get("tensor", args[0] if args else None)
-            if isinstance(target, torch.Tensor):
-                return target
-        return func(*args, **kwargs)
+
+def is_skippable(func: Any) -> bool:
+    """Init calls skipped during construction: ``torch.nn.init.*_`` and random fills, never constant fills."""
+    return is_init_function(func) and getattr(func, "__name__", "") not in CONSTANT_FILLS
+
+
+def init_target(args: tuple, kwargs: dict) -> Any:
+    """The tensor an init call writes."""
+    return kwargs.get("tensor", args[0] if args else None)

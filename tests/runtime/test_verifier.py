@@ -53,15 +53,25 @@ def test_reset_parameters_forgetting_the_bias() -> None:
     assert failed_names(error) == {"bias"}
 
 
-def test_non_persistent_buffer_never_recomputed() -> None:
+def test_non_persistent_buffer_computed_by_the_constructor_is_a_real_value() -> None:
     state = WithRope().state_dict()
     assert "inv_freq" not in state
     with verified_empty_init() as tracker:
         model = WithRope()
     model.load_state_dict(state)
+    report = tracker.check()
+    assert report.by_name()["inv_freq"].status == Status.COMPUTED and report.ok
+
+
+def test_portable_reports_a_buffer_no_load_or_reset_writes() -> None:
+    state = WithRope().state_dict()
+    with verified_empty_init(portable=True) as tracker:
+        model = WithRope()
+    model.load_state_dict(state)
     with pytest.raises(UninitializedWeightsError) as error:
         tracker.check()
     assert failed_names(error) == {"inv_freq"}
+    assert "meta-device or sharded init" in str(error.value)
 
 
 def test_ignore_and_mark_initialized_opt_out() -> None:
@@ -103,9 +113,9 @@ def test_assigning_data_counts_as_a_write() -> None:
     with verified_empty_init() as tracker:
         model = Affine()
     model.weight.data = torch.ones(4, 4)
-    with pytest.raises(UninitializedWeightsError) as error:
-        tracker.check()
-    assert failed_names(error) == {"bias"}
+    report = tracker.check()
+    assert report.by_name()["weight"].status == Status.WRITTEN
+    assert report.by_name()["bias"].status == Status.COMPUTED  # nn.init.zeros_ is a constant fill: never skipped
 
 
 def test_meta_to_empty_then_reset_passes() -> None:
@@ -246,7 +256,7 @@ def test_nn_buffer_assignment_is_tracked() -> None:
             super().__init__()
             self.steps = nn.Buffer(torch.zeros((), dtype=torch.long))
 
-    with verified_empty_init() as tracker:
+    with verified_empty_init(portable=True) as tracker:
         model = WithBuffer()
     with pytest.raises(UninitializedWeightsError) as error:
         tracker.check()
@@ -254,9 +264,14 @@ def test_nn_buffer_assignment_is_tracked() -> None:
     del model
 
 
-def test_values_computed_at_build_time_are_not_writes() -> None:
+def test_values_computed_at_build_time_fail_only_when_portable() -> None:
     with verified_empty_init() as tracker:
         model = nn.BatchNorm1d(4)  # running stats computed by the constructor
+    report = tracker.check()
+    assert report.by_name()["running_mean"].status == Status.COMPUTED
+    assert report.ok  # weight and bias: ones_/zeros_ are constant fills, never skipped
+    with verified_empty_init(portable=True) as tracker:
+        model = nn.BatchNorm1d(4)
     with pytest.raises(UninitializedWeightsError) as error:
         tracker.check()
     assert {"running_mean", "running_var", "num_batches_tracked"} <= failed_names(error)
@@ -341,4 +356,4 @@ def test_warn_mode_warns() -> None:
         warnings.simplefilter("always")
         model(torch.ones(1, 4))
     assert any(issubclass(w.category, UninitializedWeightsWarning) for w in caught)
-    assert {r.name for r in tracker.report().failures} == {"weight", "bias"}
+    assert {r.name for r in tracker.report().failures} == {"weight"}  # zeros_ is a constant fill, bias computed

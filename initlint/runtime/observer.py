@@ -1,0 +1,196 @@
+"""The observer: a passive ``TorchFunctionMode`` that keeps the ledger of where values came from.
+
+It is entered *below* the wrapped empty-init context on the torch-function mode stack, so it sees
+exactly what that context lets through: an init call the context skips never reaches it and never
+writes. When ``verified_empty_init`` wraps no context, the observer also does the skipping itself, and
+only for initialization done while modules are constructed (a loader's missing-key init runs as it
+would without initlint). Every call is passed on unchanged; a fault in the bookkeeping stops the
+bookkeeping, never the program.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from initlint.runtime.construction import constructing
+from initlint.runtime.provenance import Ledger, Origin, storage_of
+from initlint.runtime.skip_init import init_target, is_init_function, is_skippable
+
+__all__ = ["Observer", "poison"]
+
+# What a function does to the ledger, by name.
+_IGNORE, _EMPTY, _FACTORY, _LOADING, _COPYLIKE, _INIT, _SET, _INPLACE = range(8)
+_EMPTY_NAMES = frozenset({"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "empty_permuted"})
+_FACTORY_NAMES = frozenset(
+    {
+        "zeros", "ones", "full", "arange", "range", "linspace", "logspace", "eye", "rand", "randn", "randint",
+        "randperm", "tensor", "as_tensor", "asarray", "zeros_like", "ones_like", "full_like", "rand_like",
+        "randn_like", "randint_like", "new_zeros", "new_ones", "new_full", "new_tensor", "normal", "tril_indices",
+        "triu_indices",
+    }
+)  # fmt: skip
+_LOADING_NAMES = frozenset({"frombuffer", "from_file", "from_numpy"})
+_COPYLIKE_NAMES = frozenset(
+    {"to", "_to_copy", "clone", "contiguous", "float", "half", "double", "bfloat16", "cpu", "cuda", "type", "pin_memory"}
+)
+_SET_NAMES = frozenset(
+    {
+        "copy_", "__setitem__", "masked_fill_", "index_put_", "index_copy_", "index_fill_", "scatter_",
+        "masked_scatter_", "put_", "fill_diagonal_",
+    }
+)  # fmt: skip
+# In-place by name, but they change no value (``set_`` makes the tensor share memory whose origin stays).
+_NOT_WRITES = frozenset({"set_", "requires_grad_", "share_memory_", "detach_", "retain_grad", "rename_", "record_stream"})
+
+
+def _classify(func: Any) -> int:
+    name = getattr(func, "__name__", "")
+    if name in _EMPTY_NAMES:
+        return _EMPTY
+    if name in _FACTORY_NAMES:
+        return _FACTORY
+    if name in _LOADING_NAMES:
+        return _LOADING
+    if name in _COPYLIKE_NAMES:
+        return _COPYLIKE
+    if name in _SET_NAMES:
+        return _SET
+    if is_init_function(func):
+        return _INIT
+    if name.endswith("_") and not name.startswith("_") and name not in _NOT_WRITES:
+        return _INPLACE
+    return _IGNORE
+
+
+class Observer(TorchFunctionMode):
+    """Calls every function unchanged and records in ``ledger`` what each one wrote.
+
+    Args:
+        ledger: where origins are kept.
+        skip: skip initialization done during construction (the mode is then the empty-init context).
+        poison: fill memory allocated without values with NaN (integers: the dtype's maximum).
+        on_error: called once with an internal exception; the observer then only passes calls on.
+    """
+
+    def __init__(self, ledger: Ledger, *, skip: bool, poison: bool, on_error: Callable[[BaseException], None]) -> None:
+        super().__init__()
+        self.ledger = ledger
+        self.skip = skip
+        self.poison = poison
+        self.on_error = on_error
+        self.broken = False
+        self._kinds: dict[Any, int] = {}
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        kind = self._kinds.get(func)
+        if kind is None:
+            kind = self._kinds[func] = _classify(func)
+        if self.broken or (kind == _IGNORE and "out" not in kwargs):
+            return func(*args, **kwargs)
+        try:
+            if kind == _INIT:
+                target = init_target(args, kwargs)
+                during_construction = constructing()
+                if self.skip and during_construction and is_skippable(func) and isinstance(target, torch.Tensor):
+                    return target
+                before = self.ledger.origin(target)
+            elif kind == _SET:
+                source = self._source_origin(args[1:], kwargs, args[0] if args else None)
+        except Exception as error:  # noqa: BLE001 - bookkeeping must never break the program
+            return self._fail(error, func, args, kwargs)
+        result = func(*args, **kwargs)
+        try:
+            if kind == _INIT:
+                self._initialized(init_target(args, kwargs), before, during_construction)
+            elif kind == _SET:
+                if args:
+                    self.ledger.set(args[0], source)
+            else:
+                self._after(kind, func, args, kwargs, result)
+        except Exception as error:  # noqa: BLE001
+            self._broken(error)
+        return result
+
+    def _after(self, kind: int, func: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        if kind == _EMPTY:
+            if isinstance(result, torch.Tensor):
+                self.ledger.set(result, Origin.GARBAGE)
+                if self.poison:
+                    poison(result)
+        elif kind == _FACTORY:
+            if isinstance(result, torch.Tensor):
+                self.ledger.set(result, Origin.COMPUTED if constructing() else Origin.INITIALIZED)
+        elif kind == _LOADING:
+            if isinstance(result, torch.Tensor):
+                self.ledger.set(result, Origin.LOADED)
+        elif kind == _COPYLIKE:
+            if isinstance(result, torch.Tensor) and args and result is not args[0]:
+                origin = self.ledger.origin(args[0])
+                if origin is not None:
+                    self.ledger.set(result, origin)
+        elif kind == _INPLACE and args:
+            self.ledger.touch(args[0])
+        out = kwargs.get("out")
+        if isinstance(out, torch.Tensor):
+            random = getattr(func, "__name__", "").startswith(("rand", "normal", "bernoulli", "poisson"))
+            if random:
+                self.ledger.set(out, Origin.COMPUTED if constructing() else Origin.INITIALIZED)
+            else:
+                self.ledger.set(out, self._source_origin(args, {}, out))
+
+    def _initialized(self, target: Any, before: str | None, during_construction: bool) -> None:
+        if not isinstance(target, torch.Tensor):
+            return
+        if during_construction:
+            origin = Origin.COMPUTED
+        elif before is None or before in (Origin.LOADED, Origin.REINITIALIZED):
+            origin = Origin.REINITIALIZED  # memory nobody here allocated holds a checkpoint's values
+        else:
+            origin = Origin.INITIALIZED
+        self.ledger.set(target, origin)
+
+    def _source_origin(self, sources: tuple, kwargs: dict, target: Any) -> str:
+        """The origin of the values a write takes from ``sources``.
+
+        A copy of anything but garbage is a load (a checkpoint's tensor, another model's state); a copy
+        of garbage is garbage; a constant is an initialization (or, during construction, a computed value).
+        """
+        copied = False
+        for value in (*sources, *kwargs.values()):
+            if isinstance(value, torch.Tensor):
+                if target is not None and not value.is_floating_point() and value.dtype != target.dtype:
+                    continue  # an index or a mask, not a value
+                if self.ledger.origin(value) == Origin.GARBAGE:
+                    return Origin.GARBAGE
+                copied = True
+        if copied:
+            return Origin.LOADED
+        return Origin.COMPUTED if constructing() else Origin.INITIALIZED
+
+    def _fail(self, error: BaseException, func: Any, args: tuple, kwargs: dict) -> Any:
+        self._broken(error)
+        return func(*args, **kwargs)
+
+    def _broken(self, error: BaseException) -> None:
+        if not self.broken:
+            self.broken = True
+            self.on_error(error)
+
+
+@torch.no_grad()
+def poison(tensor: torch.Tensor) -> None:
+    """Fill memory nobody wrote with NaN (integers: the dtype's maximum; booleans stay)."""
+    local = getattr(tensor, "_local_tensor", tensor)
+    if type(local) not in (torch.Tensor, torch.nn.Parameter) or local.is_meta or local.dtype == torch.bool:
+        return
+    if local.numel() == 0:
+        return
+    if local.is_floating_point() or local.is_complex():
+        local.fill_(math.nan)
+    else:
+        local.fill_(torch.iinfo(local.dtype).max)

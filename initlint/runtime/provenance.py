@@ -1,0 +1,131 @@
+"""Provenance: where the values in each piece of tensor memory came from.
+
+The verifier's promise rests on one distinction. **Garbage** is memory that nobody wrote: an
+allocation without values (``torch.empty*``, ``new_empty``, ``empty_like``, ``to_empty``, a meta or lazy
+tensor materialized into fresh memory) that no later write covered. Everything else holds a real
+value: one that code **computed** while the modules were constructed (a RoPE table, BatchNorm's zeros),
+one **loaded** from elsewhere (a checkpoint copy, ``assign=True``, a replaced parameter), or one an
+**initialization** wrote after construction (``reset_parameters()``, transformers' missing-key init).
+
+The ledger is keyed by storage, so views, ``.data`` aliases and ``p.data = t`` follow for free, and it
+holds only weak references to storages: an entry dies with its memory, so an address reused by an
+allocation nobody saw is never mistaken for the garbage that lived there before. (Tensors themselves get
+no weak references: ``torch.utils.swap_tensors``, which FSDP2 uses, refuses tensors that have them.)
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import torch
+
+__all__ = ["Origin", "Ledger", "storage_of"]
+
+
+class Origin:
+    """What last gave a storage its values."""
+
+    GARBAGE = "garbage"
+    COMPUTED = "computed"
+    LOADED = "loaded"
+    INITIALIZED = "initialized"
+    REINITIALIZED = "reinitialized"  # loaded, then overwritten by an initialization
+
+    # When one write takes values from several tensors, the worst origin wins.
+    _RANK = {GARBAGE: 0, COMPUTED: 1, INITIALIZED: 2, REINITIALIZED: 2, LOADED: 3}
+
+    @classmethod
+    def worst(cls, origins: list[str]) -> str:
+        """The origin of a value computed from tensors of these origins."""
+        return min(origins, key=cls._RANK.__getitem__)
+
+
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+
+
+def storage_of(tensor: Any) -> Any:
+    """The storage behind ``tensor`` (of its local shard for a DTensor); None for meta, lazy or exotic ones."""
+    local = getattr(tensor, "_local_tensor", tensor)
+    if type(local) not in _PLAIN:
+        return None
+    try:
+        if local.is_meta:
+            return None
+        return local.untyped_storage()
+    except Exception:  # tensors without storage (functional wrappers, sparse)
+        return None
+
+
+class _Entry:
+    __slots__ = ("ref", "origin", "version")
+
+    def __init__(self, ref: Any, origin: str, version: int) -> None:
+        self.ref = ref
+        self.origin = origin
+        self.version = version
+
+
+class Ledger:
+    """Origin per live storage; storages never written while it watched have none (``None``)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, _Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def origin(self, tensor: Any) -> str | None:
+        """The origin of the memory behind ``tensor``, or None when the ledger never saw it."""
+        entry = self._entry(storage_of(tensor))
+        return entry.origin if entry is not None else None
+
+    def entry(self, tensor: Any) -> _Entry | None:
+        """The ledger's entry for ``tensor``'s storage (origin and the version it was set at)."""
+        return self._entry(storage_of(tensor))
+
+    def _entry(self, storage: Any) -> _Entry | None:
+        if storage is None:
+            return None
+        entry = self._entries.get(id(storage))
+        if entry is None or entry.ref() is not storage:
+            return None
+        return entry
+
+    def set(self, tensor: Any, origin: str) -> None:
+        """Record that ``tensor``'s memory now holds values of ``origin``."""
+        storage = storage_of(tensor)
+        if storage is None or storage.nbytes() == 0:
+            return
+        key = id(storage)
+        entry = self._entries.get(key)
+        version = _version(tensor)
+        if entry is not None and entry.ref() is storage:
+            entry.origin, entry.version = origin, version
+            return
+        entries = self._entries
+
+        def forget(_: Any, key: int = key) -> None:
+            current = entries.get(key)
+            if current is not None and current.ref() is None:
+                del entries[key]
+
+        self._entries[key] = _Entry(weakref.ref(storage, forget), origin, version)
+
+    def touch(self, tensor: Any) -> None:
+        """An in-place op that changes no origin ran: remember the version it left."""
+        entry = self._entry(storage_of(tensor))
+        if entry is not None:
+            entry.version = _version(tensor)
+
+    def keep_only(self, storages: set[int]) -> None:
+        """Drop every entry but those of these storages (by id): temporaries of construction."""
+        for key in [k for k in self._entries if k not in storages]:
+            del self._entries[key]
+
+
+def _version(tensor: Any) -> int:
+    try:
+        return getattr(tensor, "_local_tensor", tensor)._version
+    except Exception:
+        return -1
