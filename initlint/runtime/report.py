@@ -212,13 +212,14 @@ def _advice(failures: list[TensorRecord]) -> list[str]:
     if Status.NEVER_WRITTEN in statuses or Status.PARTLY_WRITTEN in statuses:
         lines.append(
             "Likely cause: the checkpoint lacks these keys (load_state_dict(strict=False) returns them in "
-            "missing_keys; check for renamed keys), or the module's reset_parameters() does not initialize "
-            "them (run `initlint` on its source: INI001/INI002)."
+            "missing_keys; check for renamed keys), and nothing initialized them: the module's reset_parameters() "
+            "or, for a transformers model, its _init_weights() does not write them (run `initlint` on its source: "
+            "INI001/INI002/INI004)."
         )
         lines.append(
             "Next step: load a checkpoint that has them, or initialize them after loading "
-            "(module.reset_parameters()); if a value is computed on purpose, pass "
-            "ignore=['<dotted name pattern>'] or call tracker.mark_initialized(...)."
+            "(module.reset_parameters(); a branch for them in _init_weights); if a value is meant to stay as "
+            "it is, pass ignore=['<dotted name pattern>'] or call tracker.mark_initialized(...)."
         )
     if Status.COMPUTED in statuses:
         lines.append(

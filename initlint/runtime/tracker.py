@@ -212,6 +212,9 @@ class Tracker:
         """Leave the context: find the roots and their ties, and arm."""
         self._end_skipping()
         self._settle()
+        for handle in self._handles:  # the registration hooks: building is over
+            handle.remove()
+        self._handles = []
         self._roots = [ref for key, ref in self._seen.items() if key not in self._has_parent and ref() is not None]
         self._seen.clear()
         self._ties = self._tie_groups()

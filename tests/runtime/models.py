@@ -76,3 +76,35 @@ def reset_all(model: nn.Module) -> None:
     for module in model.modules():
         if hasattr(module, "reset_parameters"):
             module.reset_parameters()
+
+
+class RopeNet(nn.Module):
+    """A linear layer and a RoPE table its constructor computes (non-persistent: no checkpoint has it)."""
+
+    def __init__(self, dim: int = 8) -> None:
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.rope = Rope(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x) * self.rope.inv_freq.repeat(2)
+
+
+class Rope(nn.Module):
+    """Only a computed, non-persistent buffer."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, dim, 2).float() / dim)), persistent=False)
+
+
+class WithEmptyParameter(nn.Module):
+    """A parameter nothing ever initializes: ``nn.Parameter(torch.empty(3))``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(3, 3)
+        self.gain = nn.Parameter(torch.empty(3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x) * self.gain

@@ -25,3 +25,14 @@ def test_fsdp2_missing_bias_init_fails_on_every_rank_with_global_names(tmp_path:
     assert results[0]["names"] == []  # rank 0 is fine locally, but the global count fails it too
     assert results[0]["counts"][0] == 2
     assert "across all ranks" in results[0]["message"]
+
+
+def test_fsdp2_meta_to_empty_then_dcp_load_passes(tmp_path: Path) -> None:
+    results = run_ranks(WORKER, tmp_path, "dcp-complete", str(tmp_path / "dcp"))
+    assert all(r["ok"] and r["equal"] for r in results), results
+
+
+def test_fsdp2_dcp_load_missing_key_names_it_on_every_rank(tmp_path: Path) -> None:
+    results = run_ranks(WORKER, tmp_path, "dcp-partial", str(tmp_path / "dcp"))
+    assert not any(r["ok"] for r in results), results
+    assert all(r["names"] == ["2.bias"] for r in results), results
