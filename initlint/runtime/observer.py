@@ -23,7 +23,7 @@ from initlint.runtime.skip_init import init_target, is_init_function, is_skippab
 __all__ = ["Observer", "poison"]
 
 # What a function does to the ledger, by name.
-_IGNORE, _EMPTY, _FACTORY, _LOADING, _COPYLIKE, _INIT, _SET, _INPLACE = range(8)
+_IGNORE, _EMPTY, _FACTORY, _LOADING, _COPYLIKE, _INIT, _SET, _INPLACE, _SKIPPABLE_INIT = range(9)
 _EMPTY_NAMES = frozenset({"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "empty_permuted"})
 _FACTORY_NAMES = frozenset(
     {
@@ -47,6 +47,12 @@ _SET_NAMES = frozenset(
 _NOT_WRITES = frozenset({"set_", "requires_grad_", "share_memory_", "detach_", "retain_grad", "rename_", "record_stream"})
 
 
+_INIT_KINDS = (_INIT, _SKIPPABLE_INIT)
+_SKIP = object()
+_META = torch.device("meta")
+_NO_TORCH_FUNCTION = torch._C.DisableTorchFunction()
+
+
 def _classify(func: Any) -> int:
     name = getattr(func, "__name__", "")
     if name in _EMPTY_NAMES:
@@ -60,7 +66,7 @@ def _classify(func: Any) -> int:
     if name in _SET_NAMES:
         return _SET
     if is_init_function(func):
-        return _INIT
+        return _SKIPPABLE_INIT if is_skippable(func) else _INIT
     if name.endswith("_") and not name.startswith("_") and name not in _NOT_WRITES:
         return _INPLACE
     return _IGNORE
@@ -92,38 +98,60 @@ class Observer(TorchFunctionMode):
             kind = self._kinds[func] = _classify(func)
         if self.broken or (kind == _IGNORE and "out" not in kwargs):
             return func(*args, **kwargs)
+        if kind <= _FACTORY and _META == kwargs.get("device"):  # allocations on meta: no memory to follow
+            return func(*args, **kwargs)
+        # Our own reads of tensors (is_meta, storages) must not go through the modes below us, if any.
+        below = torch._C._len_torch_function_stack() > 0
         try:
-            if kind == _INIT:
-                target = init_target(args, kwargs)
-                during_construction = constructing()
-                if self.skip and during_construction and is_skippable(func) and isinstance(target, torch.Tensor):
-                    return target
-                before = self.ledger.origin(target)
-            elif kind == _SET:
-                source = self._source_origin(args[1:], kwargs, args[0] if args else None)
+            if below:
+                with _NO_TORCH_FUNCTION:
+                    before = self._before(kind, func, args, kwargs)
+            else:
+                before = self._before(kind, func, args, kwargs)
         except Exception as error:  # noqa: BLE001 - bookkeeping must never break the program
             return self._fail(error, func, args, kwargs)
+        if before is _SKIP:
+            return init_target(args, kwargs)
         result = func(*args, **kwargs)
         try:
-            if kind == _INIT:
-                self._initialized(init_target(args, kwargs), before, during_construction)
-            elif kind == _SET:
-                if args:
-                    self.ledger.set(args[0], source)
+            if below:
+                with _NO_TORCH_FUNCTION:
+                    self._after(kind, func, args, kwargs, result, before)
             else:
-                self._after(kind, func, args, kwargs, result)
+                self._after(kind, func, args, kwargs, result, before)
         except Exception as error:  # noqa: BLE001
             self._broken(error)
         return result
 
-    def _after(self, kind: int, func: Any, args: tuple, kwargs: dict, result: Any) -> None:
-        if kind == _EMPTY:
+    def _before(self, kind: int, func: Any, args: tuple, kwargs: dict) -> Any:
+        """What a call needs noted before it runs; ``_SKIP`` for an init call to skip."""
+        if kind in _INIT_KINDS:
+            target = init_target(args, kwargs)
+            has_memory = storage_of(target) is not None
+            skippable = self.skip and kind == _SKIPPABLE_INIT
+            during_construction = (skippable or has_memory) and constructing()
+            if skippable and during_construction and isinstance(target, torch.Tensor):
+                return _SKIP
+            return (self.ledger.origin(target) if has_memory else None, has_memory, during_construction)
+        if kind == _SET:
+            return self._source_origin(args[1:], kwargs, args[0] if args else None)
+        return None
+
+    def _after(self, kind: int, func: Any, args: tuple, kwargs: dict, result: Any, before: Any) -> None:
+        if kind in _INIT_KINDS:
+            origin, has_memory, during_construction = before
+            if has_memory:
+                self._initialized(init_target(args, kwargs), origin, during_construction)
+        elif kind == _SET:
+            if args:
+                self.ledger.set(args[0], before)
+        elif kind == _EMPTY:
             if isinstance(result, torch.Tensor):
                 self.ledger.set(result, Origin.GARBAGE)
                 if self.poison:
                     poison(result)
         elif kind == _FACTORY:
-            if isinstance(result, torch.Tensor):
+            if storage_of(result) is not None:
                 self.ledger.set(result, Origin.COMPUTED if constructing() else Origin.INITIALIZED)
         elif kind == _LOADING:
             if isinstance(result, torch.Tensor):

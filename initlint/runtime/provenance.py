@@ -8,7 +8,7 @@ one **loaded** from elsewhere (a checkpoint copy, ``assign=True``, a replaced pa
 **initialization** wrote after construction (``reset_parameters()``, transformers' missing-key init).
 
 The ledger is keyed by storage, so views, ``.data`` aliases and ``p.data = t`` follow for free, and it
-holds only weak references to storages: an entry dies with its memory, so an address reused by an
+holds only weak references to storages: an entry is void once its memory died, so an address reused by an
 allocation nobody saw is never mistaken for the garbage that lived there before. (Tensors themselves get
 no weak references: ``torch.utils.swap_tensors``, which FSDP2 uses, refuses tensors that have them.)
 """
@@ -71,6 +71,7 @@ class Ledger:
 
     def __init__(self) -> None:
         self._entries: dict[int, _Entry] = {}
+        self._prune_at = 1024
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -95,22 +96,23 @@ class Ledger:
     def set(self, tensor: Any, origin: str) -> None:
         """Record that ``tensor``'s memory now holds values of ``origin``."""
         storage = storage_of(tensor)
-        if storage is None or storage.nbytes() == 0:
+        if storage is None:
             return
         key = id(storage)
         entry = self._entries.get(key)
-        version = _version(tensor)
         if entry is not None and entry.ref() is storage:
-            entry.origin, entry.version = origin, version
+            entry.origin, entry.version = origin, _version(tensor)
             return
-        entries = self._entries
+        if storage.nbytes() == 0:
+            return
+        if len(self._entries) >= self._prune_at:
+            self.prune()
+        self._entries[key] = _Entry(weakref.ref(storage), origin, _version(tensor))
 
-        def forget(_: Any, key: int = key) -> None:
-            current = entries.get(key)
-            if current is not None and current.ref() is None:
-                del entries[key]
-
-        self._entries[key] = _Entry(weakref.ref(storage, forget), origin, version)
+    def prune(self) -> None:
+        """Forget the entries of storages that died (temporaries); entries are checked on use anyway."""
+        self._entries = {k: e for k, e in self._entries.items() if e.ref() is not None}
+        self._prune_at = max(1024, 2 * len(self._entries))
 
     def touch(self, tensor: Any) -> None:
         """An in-place op that changes no origin ran: remember the version it left."""
@@ -118,10 +120,6 @@ class Ledger:
         if entry is not None:
             entry.version = _version(tensor)
 
-    def keep_only(self, storages: set[int]) -> None:
-        """Drop every entry but those of these storages (by id): temporaries of construction."""
-        for key in [k for k in self._entries if k not in storages]:
-            del self._entries[key]
 
 
 def _version(tensor: Any) -> int:

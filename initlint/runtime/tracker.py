@@ -29,7 +29,7 @@ from torch.nn.parameter import is_lazy
 
 from initlint.runtime.construction import constructing
 from initlint.runtime.observer import Observer
-from initlint.runtime.provenance import Ledger, Origin
+from initlint.runtime.provenance import Ledger, Origin, storage_of
 from initlint.runtime.report import (
     InitReport,
     Status,
@@ -40,6 +40,7 @@ from initlint.runtime.report import (
 
 __all__ = ["Tracker", "add_listener", "remove_listener", "is_tracked", "remove_mode", "push_bottom"]
 
+_NO_TORCH_FUNCTION = torch._C.DisableTorchFunction()
 _listeners: list[Any] = []  # called with each tracker as it is armed (the pytest plugin counts them)
 _tracked_roots: weakref.WeakSet = weakref.WeakSet()
 
@@ -114,7 +115,7 @@ class Tracker:
         self.ledger = Ledger()
         self._seen: dict[int, Any] = {}  # id(module) -> weakref, in creation order
         self._has_parent: set[int] = set()
-        self._registrations: dict[int, tuple[Any, list[tuple[Any, str]]]] = {}  # for ties
+        self._registrations: dict[int, tuple[Any, list[tuple[Any, str]]]] = {}  # id -> (param, owners): ties
         self._pending: tuple[Any, str, int] | None = None  # (module ref, name, id of the registered one)
         self._roots: list[Any] = []
         self._ties: list[list[str]] = []
@@ -161,7 +162,8 @@ class Tracker:
             ref = self._note(module)
             self._settle()
             if param is not None:
-                self._computed_here(param)
+                with _NO_TORCH_FUNCTION:
+                    self._computed_here(param)
                 self._index_tie(param, ref, name)
                 self._pending = (ref, name, id(param))
 
@@ -181,20 +183,23 @@ class Tracker:
             self._index_tie(param, module_ref, name)
 
     def _index_tie(self, param: Any, module_ref: Any, name: str) -> None:
+        # Strong references, for the building phase only (cleared when it ends): a weak one would make
+        # torch.utils.swap_tensors refuse the parameter.
         entry = self._registrations.get(id(param))
-        if entry is None or entry[0]() is not param:  # first registration (or a dead one's id reused)
-            self._registrations[id(param)] = (weakref.ref(param), [(module_ref, name)])
+        if entry is None or entry[0] is not param:
+            self._registrations[id(param)] = (param, [(module_ref, name)])
         elif all(o[0]() is not module_ref() or o[1] != name for o in entry[1]):
             entry[1].append((module_ref, name))
 
     def _on_buffer(self, module: nn.Module, name: str, buffer: Any) -> None:
         if self._building():
             self._note(module)
-            self._computed_here(buffer)
+            with _NO_TORCH_FUNCTION:
+                self._computed_here(buffer)
 
     def _computed_here(self, tensor: Any) -> None:
         """A tensor registered during construction that no allocation we record made (``1 / (b ** x)``)."""
-        if isinstance(tensor, torch.Tensor) and self.ledger.entry(tensor) is None and constructing():
+        if storage_of(tensor) is not None and self.ledger.entry(tensor) is None and constructing():
             self.ledger.set(tensor, Origin.COMPUTED)
 
     def _on_submodule(self, module: nn.Module, name: str, submodule: Any) -> None:
@@ -340,6 +345,9 @@ class Tracker:
         """
         if self._report is not None:
             return self._report
+        if self._observer is not None:  # our own reads of the tensors are no program's writes
+            remove_mode(self._observer)
+            self._observer = None
         try:
             report = self.report(value_scan)
         except Exception as error:  # noqa: BLE001 - a fault here must not stop a working program
