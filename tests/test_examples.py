@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from initlint.config import Config
 from initlint.lint.engine import lint_paths
 
@@ -20,6 +22,7 @@ def test_broken_example_has_the_documented_findings() -> None:
         ("examples/broken/tinygpt/layers.py", 17, "INI001"),
         ("examples/broken/tinygpt/layers.py", 29, "INI002"),
         ("examples/broken/train.py", 14, "INI003"),
+        ("examples/transformers_demo.py", 35, "INI001"),
     ]
 
 
@@ -33,3 +36,12 @@ def test_runtime_demo_prints_the_report() -> None:
     )
     assert "missing=['head.weight']" in result.stdout
     assert "head (Linear):" in result.stdout and "never written" in result.stdout
+
+
+def test_transformers_demo_names_the_custom_parameter() -> None:
+    pytest.importorskip("transformers")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "transformers_demo.py")], capture_output=True, text=True, check=True
+    )
+    assert "block.scale = [nan" in result.stdout  # poison: what nobody wrote reads as NaN
+    assert "block.scale: never written" in result.stdout and "block.lin" not in result.stdout

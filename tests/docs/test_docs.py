@@ -43,11 +43,16 @@ def test_mkdocs_builds_strictly(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "rules" / "INI001" / "index.html").exists()
 
 
+TEST_COMMAND = (
+    'pip install -e ".[test]" && pip install --no-deps --no-build-isolation colossalai==0.5.0 && python -m pytest'
+)
+
+
 def test_readme_has_exactly_the_two_setup_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = [line for line in readme.splitlines() if line.startswith("pip install")]
     assert commands == [
         "pip install -e . torch==2.13.0 && initlint examples/; python examples/runtime_demo.py",
-        'pip install -e ".[test]" && python -m pytest',
+        TEST_COMMAND,
     ]
-    assert 'pip install -e ".[test]"' in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text(encoding="utf-8")  # CI runs the README's command
