@@ -16,6 +16,8 @@ __all__ = [
     "Tracker",
     "InitReport",
     "TensorRecord",
+    "Status",
+    "Origin",
     "UninitializedWeightsError",
     "UninitializedWeightsWarning",
 ]
