@@ -67,7 +67,12 @@ def _strategy_kinds(call: cst.Call, imports: ImportTable, bindings: Bindings) ->
     if argument is None:
         return {"unknown"} if any(a.star for a in call.args) else {"other"}
     kinds = set()
-    for value in bindings.resolved(argument) if isinstance(argument, cst.Name) else (argument,):
+    values = list(bindings.resolved(argument) if isinstance(argument, cst.Name) else (argument,))
+    while values:
+        value = values.pop()
+        if isinstance(value, cst.IfExp):
+            values += [value.body, value.orelse]
+            continue
         if isinstance(value, cst.SimpleString):
             text = str(value.evaluated_value).lower()
         elif isinstance(value, cst.Call):

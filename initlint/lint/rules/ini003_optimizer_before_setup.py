@@ -27,6 +27,11 @@ class _Optimizer:
     model: str
     node: cst.Call
     where: _Where | None = None  # its statement, if it stands alone on its lines
+    many: bool = False  # a list of optimizers (``[Adam([p]) for p in ...]``, appended in a loop)
+
+    def passed(self) -> str:
+        """How the optimizer is passed to a set-up call: ``opt`` or ``*optimizers``."""
+        return f"*{self.var}" if self.many else self.var
 
 
 @dataclass(frozen=True)
@@ -55,11 +60,19 @@ class OptimizerBeforeSetup(FileRule):
     name = "optimizer-before-setup"
     what_it_does = (
         "Checks for an optimizer created over a model's parameters (`model.parameters()`, "
-        "`named_parameters()`, or parameter groups built from them) before, in the same scope, the model "
-        "goes through a call that replaces or re-wraps those parameters: `fully_shard(model)`, "
-        "`FSDP(model)`, `model.to_empty(...)`, `fabric.setup_module(model)`, or `fabric.setup(model)` "
-        "without that optimizer. The joint `fabric.setup(model, optimizer)` is fine, unless the model was "
-        "built on the meta device in the same scope."
+        "`named_parameters()`, parameter groups built from them, a list of optimizers such as "
+        "`[Adam([p]) for p in model.parameters()]` or one per layer, or a factory handed the model or its "
+        "parameters: `model.configure_optimizers(...)`, `hydra.utils.instantiate(cfg.optimizer, "
+        "params=model.parameters())`) before, in the same scope, the model goes through a call that replaces "
+        "or re-wraps those parameters: `fully_shard(model)`, `FSDP(model)`, `model.to_empty(...)`, "
+        "`fabric.setup_module(model)`, or `fabric.setup(model)` without that optimizer, wherever the call "
+        "stands (`return fabric.setup_module(model), ...`). The model is followed through wrappers that keep "
+        "its parameters (`model = parallelize_module(model, ...)`, `torch.compile(model)`) and through other "
+        "names for it (`enc, dec = models` after `models = [encoder, decoder]`). The joint "
+        "`fabric.setup(model, optimizer)` is fine, unless the model was built on the meta device in the same "
+        "scope: under `torch.device(\"meta\")`, or under `fabric.init_module(empty_init=...)` with a flag that "
+        "may be true and a Fabric whose strategy is FSDP on some path (or not known); the message says when it "
+        "breaks. The Fabric is the one the name is bound to at the call, found by scope as Python finds it."
     )
     why_bad = (
         "Sharding, wrapping and materializing create new parameter tensors. An optimizer created before "
@@ -138,6 +151,83 @@ with fabric.init_module(empty_init=True):
     model = torch.nn.Linear(8, 8)
 optimizer = torch.optim.Adam(model.parameters())
 model, optimizer = fabric.setup(model, optimizer)  # DeepSpeed requires the joint set-up
+"""
+        ),
+        Valid(
+            """\
+import torch
+import lightning as L
+
+def train_deepspeed():
+    fabric = L.Fabric(strategy="deepspeed_stage_3")
+    with fabric.init_module(empty_init=True):
+        model = torch.nn.Linear(8, 8)
+    optimizer = torch.optim.Adam(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)  # DeepSpeed requires the joint set-up
+
+def train_ddp():
+    fabric = L.Fabric(strategy="ddp")  # another function's Fabric does not change the one above
+    with fabric.init_module(empty_init=True):  # DDP allocates real (uninitialized) memory, not meta
+        model = torch.nn.Linear(8, 8)
+    fabric.load("checkpoint.ckpt", {"model": model})
+    optimizer = torch.optim.Adam(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)
+"""
+        ),
+        Valid(
+            """\
+import torch
+
+def configure(fabric, model, head):
+    optimizers = [torch.optim.Adam([p]) for p in head.parameters()]  # a different model
+    model = fabric.setup_module(model)
+    optimizers += [torch.optim.SGD(layer.parameters()) for layer in model.layers]  # after the set-up
+    return model, fabric.setup_optimizers(*optimizers)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+from torch.distributed.tensor.parallel import parallelize_module
+
+def shard(model, mesh, plan):
+    model = parallelize_module(model, mesh, plan)
+    model = FSDP(model)  # the wrap first
+    return model, torch.optim.AdamW(model.parameters())
+
+def rebuilt(config):
+    model = Transformer(config)
+    optimizer = torch.optim.AdamW(model.parameters())
+    model = Transformer(config.bigger())  # a new model under the old name: the optimizer keeps the old one
+    model = FSDP(model)
+    return model, optimizer
+"""
+        ),
+        Valid(
+            """\
+import torch
+import lightning as L
+from lightning.fabric.strategies import DDPStrategy
+
+def main(devices):
+    fabric = L.Fabric(devices=devices, strategy=DDPStrategy() if devices > 1 else "auto")
+    with fabric.init_module(empty_init=(devices > 1)):  # no FSDP on any path: no meta device
+        model = torch.nn.Linear(8, 8)
+    optimizer = torch.optim.AdamW(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)
+"""
+        ),
+        Valid(
+            """\
+import hydra
+from torch.distributed.fsdp import fully_shard
+
+def build(model, cfg):
+    fully_shard(model)
+    optimizer = hydra.utils.instantiate(cfg.optimizer, params=model.parameters())
+    scheduler = hydra.utils.instantiate(cfg.scheduler, optimizer=optimizer)
+    return optimizer, scheduler
 """
         ),
     )
@@ -307,7 +397,174 @@ def build(model):
             line=5,
             mentions=("`optimizer`",),
         ),
-    )
+         Invalid(
+            """\
+import torch
+
+def configure(fabric, model):
+    optimizers = [torch.optim.Adam([p], lr=1e-3) for p in model.parameters()]
+    model = fabric.setup_module(model)
+    optimizers = fabric.setup_optimizers(*optimizers)
+    return model, optimizers
+""",
+            line=4,
+            mentions=("`optimizers`", "`fabric.setup_module(model)`", "fabric.setup_optimizers(*optimizers)"),
+            fixed="""\
+import torch
+
+def configure(fabric, model):
+    model = fabric.setup_module(model)
+    optimizers = [torch.optim.Adam([p], lr=1e-3) for p in model.parameters()]
+    optimizers = fabric.setup_optimizers(*optimizers)
+    return model, optimizers
+""",
+        ),
+        Invalid(
+            """\
+from torch.optim import SGD
+
+def configure(fabric, model):
+    optimizers = [SGD(layer.parameters(), lr=0.1) for layer in model]  # one per layer
+    return fabric.setup_module(model), fabric.setup_optimizers(*optimizers)
+""",
+            line=4,
+            mentions=("`optimizers`", "`fabric.setup_module(model)`"),
+        ),
+        Invalid(
+            """\
+import torch
+
+def configure(fabric, model):
+    optimizers = []
+    for block in model.blocks:
+        optimizers.append(torch.optim.SGD(block.parameters(), lr=0.1))
+    model = fabric.setup_module(model)
+    return model, fabric.setup_optimizers(*optimizers)
+""",
+            line=6,
+            mentions=("`optimizers`", "`fabric.setup_module(model)`"),
+        ),
+        Invalid(
+            """\
+import torch
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+from torch.distributed.tensor.parallel import parallelize_module
+
+def shard(model, mesh, plan):
+    optimizer = torch.optim.AdamW(model.parameters())
+    model = parallelize_module(model, mesh, plan)  # the same parameters, re-bound
+    model = FSDP(model)
+    return model, optimizer
+""",
+            line=6,
+            mentions=("`optimizer`", "`FSDP(model)`"),
+        ),
+        Invalid(
+            """\
+import torch
+from torch.distributed.fsdp import fully_shard
+
+def shard(encoder, decoder):
+    models = [encoder, decoder]
+    optimizer = torch.optim.AdamW(encoder.parameters())
+    enc, dec = models
+    fully_shard(enc)
+    fully_shard(dec)
+    return optimizer
+""",
+            line=6,
+            mentions=("`optimizer`", "`fully_shard(enc)`"),
+            fixed="""\
+import torch
+from torch.distributed.fsdp import fully_shard
+
+def shard(encoder, decoder):
+    models = [encoder, decoder]
+    enc, dec = models
+    fully_shard(enc)
+    optimizer = torch.optim.AdamW(encoder.parameters())
+    fully_shard(dec)
+    return optimizer
+""",
+        ),
+        Invalid(
+            """\
+import torch
+import lightning as L
+from lightning.fabric.strategies import FSDPStrategy
+
+def main(devices):
+    if devices > 1:
+        strategy = FSDPStrategy(state_dict_type="full")
+    else:
+        strategy = "auto"
+    fabric = L.Fabric(devices=devices, strategy=strategy)
+    with fabric.init_module(empty_init=(devices > 1)):
+        model = torch.nn.Linear(8, 8)
+    optimizer = torch.optim.AdamW(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)
+""",
+            line=13,
+            mentions=("meta device", "`devices > 1` is true", "FSDP", "`fabric.setup_module(model)`"),
+        ),
+        Invalid(
+            """\
+import torch
+import lightning as L
+
+fabric = L.Fabric(strategy="fsdp")  # the module's Fabric, used in the function
+
+def train_fsdp():
+    with fabric.init_module(empty_init=True):
+        model = torch.nn.Linear(8, 8)
+    optimizer = torch.optim.Adam(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)
+
+def train_deepspeed():
+    fabric = L.Fabric(strategy="deepspeed_stage_3")
+    with fabric.init_module(empty_init=True):
+        model = torch.nn.Linear(8, 8)
+    optimizer = torch.optim.Adam(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)
+""",
+            line=9,
+            mentions=("meta device",),
+        ),
+        Invalid(
+            """\
+import torch
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+def main(model, cfg):
+    optimizer = model.configure_optimizers(cfg.weight_decay, cfg.lr, (0.9, 0.95), "cuda")  # nanoGPT
+    if cfg.compile:
+        model = torch.compile(model)
+    model = FSDP(model)
+""",
+            line=5,
+            mentions=("`optimizer`", "`FSDP(model)`"),
+        ),
+        Invalid(
+            """\
+import hydra
+
+def setup(fabric, model, cfg):
+    optimizer = hydra.utils.instantiate(cfg.optimizer, params=model.parameters())
+    model = fabric.setup_module(model)
+    return model, fabric.setup_optimizers(optimizer)
+""",
+            line=4,
+            mentions=("`optimizer`", "`fabric.setup_module(model)`"),
+            fixed="""\
+import hydra
+
+def setup(fabric, model, cfg):
+    model = fabric.setup_module(model)
+    optimizer = hydra.utils.instantiate(cfg.optimizer, params=model.parameters())
+    return model, fabric.setup_optimizers(optimizer)
+""",
+        ),
+   )
 
     @classmethod
     def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
@@ -416,7 +673,8 @@ class _Scan:
         for target in targets:
             self._bind_aliases(target, value)
         if optimizer_model is not None and len(names) == 1:
-            self.pending.append(_Optimizer(names[0], optimizer_model, value, self.where))
+            many = isinstance(value, (cst.List, cst.Tuple)) or type(value).__name__ in _COMPREHENSIONS
+            self.pending.append(_Optimizer(names[0], optimizer_model, value, self.where, many))
 
     def calls(self, node: cst.CSTNode) -> Iterator:
         """Yield findings for the set-up calls inside ``node``."""
@@ -505,7 +763,7 @@ class _Scan:
     def _comprehension_model(self, value: cst.BaseExpression) -> str | None:
         """``[Adam([p]) for p in model.parameters()]``, ``[SGD(layer.parameters()) for layer in model]``."""
         element = value.value if isinstance(value, cst.DictComp) else value.elt  # type: ignore[attr-defined]
-        saved = (dict(self.part_of), dict(self.param_vars))
+        saved = (dict(self.part_of), dict(self.param_vars), dict(self.param_where))
         clause = value.for_in  # type: ignore[attr-defined]
         while clause is not None:
             self._bind_loop(clause.target, clause.iter)
@@ -513,7 +771,7 @@ class _Scan:
         try:
             return self._optimizer_model(element)
         finally:
-            self.part_of, self.param_vars = saved
+            self.part_of, self.param_vars, self.param_where = saved
 
     def _appended(self, value: cst.BaseExpression) -> None:
         """``optimizers.append(torch.optim.SGD(layer.parameters()))``: the list holds an optimizer."""
@@ -524,7 +782,7 @@ class _Scan:
             return
         model = self._optimizer_model(value.args[0].value)
         if model is not None and all(o.var != target.value for o in self.pending):
-            self.pending.append(_Optimizer(target.value, model, value.args[0].value))  # type: ignore[arg-type]
+            self.pending.append(_Optimizer(target.value, model, value.args[0].value, many=True))  # type: ignore[arg-type]
 
     def _optimizer_factory_model(self, call: cst.Call) -> str | None:
         """``model.configure_optimizers()``, ``build_optimizer(model, cfg)``,
@@ -586,7 +844,8 @@ class _Scan:
             return None  # DeepSpeed and DDP accept the joint set-up after init_module
         strategy = "fsdp" if kinds == {"fsdp"} else "fsdp (on some paths)" if "fsdp" in kinds else "unknown"
         literal = isinstance(flag, cst.Name) and flag.value == "True"
-        return _Meta(expr, True, None if literal else " ".join(source_of(flag).split()), strategy)
+        shown = " ".join(source_of(flag.with_changes(lpar=(), rpar=())).split())
+        return _Meta(expr, True, None if literal else shown, strategy)
 
     def _is_setup_value(self, value: cst.BaseExpression) -> bool:
         return isinstance(value, cst.Call) and self._setup(value) is not None
@@ -637,7 +896,7 @@ class _Scan:
                         f"are still on the meta device (built under `{_short(meta.node)}` on line {meta_line}); "
                         f"`{call}` on line {line} cannot materialize them.{meta.when(receiver)} Set up "
                         f"separately: `{receiver}.setup_module({setup.model})` first, then create the optimizer, "
-                        f"then `{receiver}.setup_optimizers({optimizer.var})`."
+                        f"then `{receiver}.setup_optimizers({optimizer.passed()})`."
                     )
                 continue
             verb = "replaces" if setup.kind == "replace" else "wraps and may re-create"
@@ -646,8 +905,8 @@ class _Scan:
                 f"optimizer `{optimizer.var}` is created over `{setup.model}`'s parameters before `{call}` on "
                 f"line {line} {verb} them, so it would update stale tensors. Create the optimizer after "
                 f"`{call}`" + (
-                    f" and pass it to `fabric.setup_optimizers({optimizer.var})`, or set both up at once with "
-                    f"`fabric.setup({setup.model}, {optimizer.var})`."
+                    f" and pass it to `fabric.setup_optimizers({optimizer.passed()})`, or set both up at once with "
+                    f"`fabric.setup({setup.model}, {optimizer.passed()})`."
                     if setup.kind == "separate"
                     else "."
                 )
