@@ -18,7 +18,8 @@ from initlint.lint.names import ImportTable, dotted
 from initlint.lint.walk import blocks_of, iter_tree
 
 __all__ = [
-    "Call", "Scope", "scopes", "empty_init_kind", "strategies", "sharded_message", "method_calls", "model_root"
+    "Call", "Scope", "scopes", "function_scopes", "empty_init_kind", "strategies", "sharded_message", "method_calls",
+    "model_root",
 ]
 
 
@@ -128,10 +129,16 @@ class Scope:
 
 def scopes(module: cst.Module, imports: ImportTable) -> Iterator[Scope]:
     """The module's scope, then each function's."""
-    yield _read(module.body, imports)
+    for _, scope in function_scopes(module, imports):
+        yield scope
+
+
+def function_scopes(module: cst.Module, imports: ImportTable) -> Iterator[tuple[cst.FunctionDef | None, Scope]]:
+    """The module's scope (with ``None``), then each function with its scope."""
+    yield None, _read(module.body, imports)
     for node in iter_tree(module):
         if isinstance(node, cst.FunctionDef) and isinstance(node.body, cst.IndentedBlock):
-            yield _read(node.body.body, imports)
+            yield node, _read(node.body.body, imports)
 
 
 def _read(statements: Sequence[cst.BaseStatement], imports: ImportTable) -> Scope:
