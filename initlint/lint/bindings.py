@@ -16,7 +16,7 @@ from initlint.lint.lazy import cst
 from initlint.lint.names import dotted
 from initlint.lint.walk import iter_tree
 
-__all__ = ["Bindings", "bindings_of"]
+__all__ = ["Bindings", "bindings_of", "local_names"]
 
 _State = dict[str, frozenset[int]]  # name -> the bindings (by number) that may reach this point
 
@@ -332,6 +332,12 @@ def _target_names(target: cst.BaseExpression) -> list[str]:
     if isinstance(target, cst.StarredElement):
         return _target_names(target.value)
     return [target.value] if isinstance(target, cst.Name) else []
+
+
+def local_names(node: cst.CSTNode) -> set[str]:
+    """The names a function (or class, or module) binds in its own scope."""
+    _load_types()
+    return _locals(node)
 
 
 def _locals(node: cst.CSTNode) -> set[str]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from initlint.lint import known
-from initlint.lint.bindings import Bindings
+from initlint.lint.bindings import Bindings, local_names
 from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.walk import blocks_of, iter_tree
@@ -135,14 +135,22 @@ def scopes(module: cst.Module, imports: ImportTable) -> Iterator[Scope]:
 
 def function_scopes(module: cst.Module, imports: ImportTable) -> Iterator[tuple[cst.FunctionDef | None, Scope]]:
     """The module's scope (with ``None``), then each function with its scope."""
-    yield None, _read(module.body, imports)
+    top = _read(module.body, imports)
+    yield None, top
     for node in iter_tree(module):
         if isinstance(node, cst.FunctionDef) and isinstance(node.body, cst.IndentedBlock):
-            yield node, _read(node.body.body, imports)
+            own = local_names(node)  # a model the function never binds is the module's (Python's lookup)
+            inherited = {name: (kind, context, -1) for name, (kind, context, _) in top.built.items()
+                         if name.partition(".")[0] not in own and not name.startswith("self.")}
+            yield node, _read(node.body.body, imports, inherited)
 
 
-def _read(statements: Sequence[cst.BaseStatement], imports: ImportTable) -> Scope:
-    scope = Scope()
+def _read(
+    statements: Sequence[cst.BaseStatement],
+    imports: ImportTable,
+    inherited: dict[str, tuple[str, cst.CSTNode, int]] | None = None,
+) -> Scope:
+    scope = Scope(built=dict(inherited or {}))
     counter = [0]
 
     def visit(block: Sequence[cst.BaseStatement], context: tuple[str, cst.CSTNode] | None) -> None:
