@@ -52,7 +52,8 @@ def strategies(
     receiver: cst.BaseExpression, classes: frozenset[str], imports: ImportTable, bindings: Bindings
 ) -> frozenset[str]:
     """The strategies a ``Fabric``/``Trainer`` read as ``receiver`` may have, over every binding that
-    reaches the read: ``"deepspeed"``, ``"fsdp"``, ``"other"`` (known, neither), ``"unknown"``
+    reaches the read: ``"deepspeed"``, ``"fsdp"``, ``"modelparallel"``, ``"other"`` (known, none of
+    those), ``"unknown"``
     (a parameter, an unknown call, a strategy computed at run time)."""
     kinds: set[str] = set()
     for value in (receiver,) if isinstance(receiver, cst.Call) else bindings.resolved(receiver):
@@ -81,7 +82,7 @@ def _strategy_kinds(call: cst.Call, imports: ImportTable, bindings: Bindings) ->
         else:
             kinds.add("unknown")
             continue
-        kinds.add(next((kind for kind in SHARDED if kind in text), "other"))
+        kinds.add(next((kind for kind in (*SHARDED, "modelparallel") if kind in text), "other"))
     return kinds
 
 

@@ -230,6 +230,22 @@ def build(model, cfg):
     return optimizer, scheduler
 """
         ),
+        Valid(
+            """\
+import torch
+import lightning as L
+from lightning.fabric.strategies import ModelParallelStrategy
+
+def train(parallelize):
+    fabric = L.Fabric(strategy=ModelParallelStrategy(parallelize_fn=parallelize))
+    with fabric.init_module(empty_init=True):
+        model = Transformer()
+    model = fabric.setup(model)  # the model alone first
+    model.init_weights()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    optimizer = fabric.setup_optimizers(optimizer)
+"""
+        ),
     )
     INVALID = (
         Invalid(
@@ -564,6 +580,21 @@ def setup(fabric, model, cfg):
     return model, fabric.setup_optimizers(optimizer)
 """,
         ),
+        Invalid(
+            """\
+import torch
+import lightning as L
+from lightning.fabric.strategies import ModelParallelStrategy
+
+def train(parallelize):
+    fabric = L.Fabric(strategy=ModelParallelStrategy(parallelize_fn=parallelize))
+    model = Transformer()
+    optimizer = torch.optim.AdamW(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)  # the parallelize function replaces the parameters
+""",
+            line=8,
+            mentions=("ModelParallelStrategy", "`fabric.setup_optimizers(optimizer)`"),
+        ),
    )
 
     @classmethod
@@ -840,6 +871,8 @@ class _Scan:
         if flag is None or (isinstance(flag, cst.Name) and flag.value in ("False", "None")):
             return None
         kinds = strategies(func.value, known.FABRIC_CLASSES, self.context.imports, self.bindings)
+        if "modelparallel" in kinds:
+            return None  # judged at the joint set-up itself, meta device or not
         if "fsdp" not in kinds and "unknown" not in kinds:
             return None  # DeepSpeed and DDP accept the joint set-up after init_module
         strategy = "fsdp" if kinds == {"fsdp"} else "fsdp (on some paths)" if "fsdp" in kinds else "unknown"
@@ -873,6 +906,10 @@ class _Scan:
         optimizers = tuple(name for p in positional[1:] if (name := dotted(p)) is not None)
         return _Setup(model, call, "joint" if optimizers else "separate", optimizers)
 
+    def _model_parallel(self, call: cst.Call) -> bool:
+        receiver = call.func.value  # type: ignore[attr-defined]
+        return "modelparallel" in strategies(receiver, known.FABRIC_CLASSES, self.context.imports, self.bindings)
+
     def _all_deepspeed(self, call: cst.Call) -> bool:
         receiver = call.func.value  # type: ignore[attr-defined]
         return strategies(receiver, known.FABRIC_CLASSES, self.context.imports, self.bindings) == {"deepspeed"}
@@ -887,6 +924,15 @@ class _Scan:
                 keep.append(optimizer)
                 continue
             if setup.kind == "joint" and optimizer.var in setup.joint_optimizers:
+                if self._model_parallel(setup.node):
+                    yield optimizer.node, (
+                        f"optimizer `{optimizer.var}` is created over `{setup.model}`'s parameters, and `{call}` on "
+                        f"line {line} uses a ModelParallelStrategy: its parallelize function replaces those "
+                        "parameters and the joint set-up does not rewire the optimizer, so it would update stale "
+                        f"tensors. Set up separately: `{setup.model} = fabric.setup({setup.model})` first, then "
+                        f"create the optimizer, then `fabric.setup_optimizers({optimizer.passed()})`."
+                    )
+                    continue
                 meta = self.meta_models.get(setup.model)
                 if meta is not None and (meta.init_module or not self._all_deepspeed(setup.node)):
                     receiver = source_of(setup.node.func.value)  # type: ignore[attr-defined]
