@@ -746,17 +746,22 @@ class _Scan:
             self.packed[name] = roots
         elif _is_first_item(value):
             self._alias(name, (self.packed.get(value.value.value) or [None])[0])  # type: ignore[attr-defined]
-        elif isinstance(value, (cst.Name, cst.Attribute)):
+        elif _names_whole(value):
             self._alias(name, self._model(value, parts=False))
+        elif isinstance(value, cst.Attribute):  # m = model.encoder: a part of the model
+            root = self._model(value)
+            if root is not None and root != name:
+                self.part_of[name] = root
 
     def _alias(self, name: str | None, model: str | None) -> None:
         if name is not None and model is not None and model != name:
             self.alias[name] = model
 
     def _element_models(self, value: cst.BaseExpression) -> list[str | None] | None:
+        """The models a tuple or list literal packs, element by element (``None``: not a model name)."""
         if not isinstance(value, (cst.Tuple, cst.List)) or any(isinstance(e, cst.StarredElement) for e in value.elements):
             return None
-        return [self._model(e.value) if isinstance(e.value, (cst.Name, cst.Attribute)) else None for e in value.elements]
+        return [self._model(e.value, parts=False) if _names_whole(e.value) else None for e in value.elements]
 
     def _bind_loop(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> None:
         """``for layer in model.layers``: the layer is part of the model; ``for p in model.parameters()``: a
@@ -969,6 +974,12 @@ def _wraps(value: cst.BaseExpression, name: str) -> bool:
     if isinstance(func, cst.Attribute) and dotted(func.value) == name:
         return True
     return any(dotted(a.value) == name or _wraps(a.value, name) for a in value.args)
+
+
+def _names_whole(value: cst.BaseExpression) -> bool:
+    """``model`` or ``self.model``: a name for a whole model (``model.encoder`` is a part)."""
+    name = dotted(value) if isinstance(value, (cst.Name, cst.Attribute)) else None
+    return name is not None and model_root(value) == name
 
 
 def _is_first_item(value: cst.BaseExpression) -> bool:
