@@ -140,9 +140,11 @@ def function_scopes(module: cst.Module, imports: ImportTable) -> Iterator[tuple[
     yield None, top
     for node in iter_tree(module):
         if isinstance(node, cst.FunctionDef) and isinstance(node.body, cst.IndentedBlock):
-            own = local_names(node)  # a model the function never binds is the module's (Python's lookup)
-            inherited = {name: (kind, context, -1) for name, (kind, context, _) in top.built.items()
-                         if name.partition(".")[0] not in own and not name.startswith("self.")}
+            inherited = {}
+            if top.built:  # a model the function never binds is the module's (Python's lookup)
+                own = local_names(node)
+                inherited = {name: (kind, context, -1) for name, (kind, context, _) in top.built.items()
+                             if name.partition(".")[0] not in own and not name.startswith("self.")}
             yield node, _read(node.body.body, imports, inherited)
 
 

@@ -605,11 +605,10 @@ def train(parallelize):
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """Scan each scope (the module, each function) in statement order."""
-        bindings = bindings_of(module)
-        yield from _Scan(context, bindings).scope(module.body)
+        yield from _Scan(context, module).scope(module.body)
         for function in (n for n in iter_tree(module) if isinstance(n, cst.FunctionDef)):
             if isinstance(function.body, cst.IndentedBlock):
-                yield from _Scan(context, bindings).scope(function.body.body)
+                yield from _Scan(context, module).scope(function.body.body)
 
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
@@ -644,9 +643,9 @@ _COMPREHENSIONS = ("ListComp", "SetComp", "GeneratorExp", "DictComp")
 class _Scan:
     """The state of one scope while its statements are read in order."""
 
-    def __init__(self, context: FileContext, bindings: Bindings) -> None:
+    def __init__(self, context: FileContext, module: cst.Module) -> None:
         self.context = context
-        self.bindings = bindings
+        self.module = module
         self.param_vars: dict[str, str] = {}  # variable -> model whose parameters it holds
         self.alias: dict[str, str] = {}  # another name for a model -> that model's name
         self.part_of: dict[str, str] = {}  # a loop variable over a model's layers -> the model
@@ -713,6 +712,11 @@ class _Scan:
             setup = self._setup(call)
             if setup is not None:
                 yield from self._apply(setup)
+
+    @property
+    def bindings(self) -> Bindings:
+        """The file's bindings, read only when a question needs them (most files never ask)."""
+        return bindings_of(self.module)
 
     # -- names for models ------------------------------------------------------------------
     def _model(self, expr: cst.BaseExpression, parts: bool = True) -> str | None:

@@ -159,9 +159,8 @@ def main(devices):
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """Report each ``init_module`` call on a Trainer that is sharded where it is called."""
-        bindings = bindings_of(module)
         for node, receiver in method_calls(module, "init_module"):
-            kinds = strategies(receiver, known.TRAINER_CLASSES, context.imports, bindings)
+            kinds = strategies(receiver, known.TRAINER_CLASSES, context.imports, bindings_of(module))
             kind = sharded_message(kinds)
             if kind is None:
                 continue

@@ -130,9 +130,8 @@ def main(big):
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """Report each ``setup_optimizers`` call on a Fabric that uses DeepSpeed where it is called."""
-        bindings = bindings_of(module)
         for node, receiver in method_calls(module, "setup_optimizers"):
-            kinds = strategies(receiver, known.FABRIC_CLASSES, context.imports, bindings)
+            kinds = strategies(receiver, known.FABRIC_CLASSES, context.imports, bindings_of(module))
             kind = sharded_message(kinds, ("deepspeed",))
             if kind is None:
                 continue
