@@ -90,6 +90,8 @@ def collect_classes(module: ast.Module, table: ImportTable) -> list[tuple[ast.Cl
                 summary = _summarize_class(statement, f"{prefix}{statement.name}", table)
                 found.append((statement, summary))
                 walk(statement.body, f"{summary.name}.")
+            elif isinstance(statement, _FUNCTIONS):  # a factory's local class, named as Python names it
+                walk(statement.body, f"{prefix}{statement.name}.<locals>.")
 
     walk(module.body, "")
     return found
@@ -307,6 +309,13 @@ class _MethodScanner:
         if isinstance(node.iter, (ast.List, ast.Tuple)):
             for element in node.iter.elts:
                 self._write(self._root(element))
+        member, container = _loop_member(node.target, node.iter)
+        if member is not None:  # for w in self.weights: nn.init.orthogonal_(w) writes each member
+            root = self._root(container) if container is not None else None
+            if root is not None:
+                self.aliases[member] = root
+            else:
+                self.aliases.pop(member, None)
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
@@ -374,6 +383,28 @@ class _MethodScanner:
             self.facts.writes_all_parameters = self.facts.writes_all_buffers = True
         else:
             self._write(name)
+
+
+def _loop_member(target: ast.expr, iterable: ast.expr) -> tuple[str | None, ast.expr | None]:
+    """The loop variable that names each member of a container, and the container:
+    ``for w in c``, ``for w in c.values()``, ``for k, w in c.items()``, ``for i, w in enumerate(c)``."""
+    pair = isinstance(target, ast.Tuple) and len(target.elts) == 2
+    member = target.elts[1] if pair else target  # type: ignore[attr-defined]
+    if not isinstance(member, ast.Name):
+        return None, None
+    container: ast.expr | None = iterable
+    if isinstance(iterable, ast.Call) and not iterable.keywords:
+        func = iterable.func
+        if isinstance(func, ast.Name) and func.id == "enumerate" and pair and len(iterable.args) == 1:
+            return _loop_member(ast.Name(id=member.id), iterable.args[0])
+        method = func.attr if isinstance(func, ast.Attribute) and not iterable.args else None
+        if method == "items" and pair or method in ("values", "parameters") and not pair:
+            container = func.value  # type: ignore[union-attr]
+        else:
+            container = None
+    elif pair:
+        container = None
+    return member.id, container
 
 
 def _explicit_base_call(func: ast.expr) -> bool:

@@ -12,11 +12,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from initlint.lint import known
+from initlint.lint.bindings import Bindings, local_names
 from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.walk import blocks_of, iter_tree
 
-__all__ = ["Call", "Scope", "scopes", "empty_init_kind", "strategy_of", "bound_to", "method_calls", "model_root"]
+__all__ = [
+    "Call", "Scope", "scopes", "function_scopes", "empty_init_kind", "strategies", "sharded_message", "method_calls",
+    "model_root",
+]
 
 
 def empty_init_kind(expr: cst.BaseExpression, imports: ImportTable) -> str | None:
@@ -41,35 +45,54 @@ def empty_init_kind(expr: cst.BaseExpression, imports: ImportTable) -> str | Non
     return None
 
 
-def strategy_of(call: cst.Call, imports: ImportTable) -> str | None:
-    """``"deepspeed"`` or ``"fsdp"`` when a ``Fabric(...)``/``Trainer(...)`` call statically names one."""
-    for arg in call.args:
-        if arg.keyword is None or arg.keyword.value != "strategy":
+SHARDED = ("deepspeed", "fsdp")
+
+
+def strategies(
+    receiver: cst.BaseExpression, classes: frozenset[str], imports: ImportTable, bindings: Bindings
+) -> frozenset[str]:
+    """The strategies a ``Fabric``/``Trainer`` read as ``receiver`` may have, over every binding that
+    reaches the read: ``"deepspeed"``, ``"fsdp"``, ``"modelparallel"``, ``"other"`` (known, none of
+    those), ``"unknown"``
+    (a parameter, an unknown call, a strategy computed at run time)."""
+    kinds: set[str] = set()
+    for value in (receiver,) if isinstance(receiver, cst.Call) else bindings.resolved(receiver):
+        if isinstance(value, cst.Call) and imports.qualify(value.func) in classes:
+            kinds |= _strategy_kinds(value, imports, bindings)
+        else:
+            kinds.add("unknown")
+    return frozenset(kinds)
+
+
+def _strategy_kinds(call: cst.Call, imports: ImportTable, bindings: Bindings) -> set[str]:
+    argument = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "strategy"), None)
+    if argument is None:
+        return {"unknown"} if any(a.star for a in call.args) else {"other"}
+    kinds = set()
+    values = list(bindings.resolved(argument) if isinstance(argument, cst.Name) else (argument,))
+    while values:
+        value = values.pop()
+        if isinstance(value, cst.IfExp):
+            values += [value.body, value.orelse]
             continue
-        value = arg.value
         if isinstance(value, cst.SimpleString):
             text = str(value.evaluated_value).lower()
         elif isinstance(value, cst.Call):
             text = (imports.qualify(value.func) or dotted(value.func) or "").rpartition(".")[2].lower()
         else:
-            return None
-        for kind in ("deepspeed", "fsdp"):
-            if kind in text:
-                return kind
-    return None
+            kinds.add("unknown")
+            continue
+        kinds.add(next((kind for kind in (*SHARDED, "modelparallel") if kind in text), "other"))
+    return kinds
 
 
-def bound_to(module: cst.Module, classes: frozenset[str], imports: ImportTable) -> dict[str, cst.Call]:
-    """Names this file binds to a call of one of ``classes`` (``fabric = L.Fabric(...)``)."""
-    bound = {}
-    for node in iter_tree(module):
-        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
-            if imports.qualify(node.value.func) in classes:
-                for target in node.targets:
-                    name = dotted(target.target)
-                    if name is not None:
-                        bound[name] = node.value
-    return bound
+def sharded_message(kinds: frozenset[str], wanted: Iterable[str] = SHARDED) -> str | None:
+    """The sharded strategy of ``kinds`` among ``wanted``, with "on some paths" when another may
+    reach the same read; ``None`` when none of ``wanted`` can."""
+    found = [kind for kind in wanted if kind in kinds]
+    if not found:
+        return None
+    return found[0] if kinds == {found[0]} else f"{found[0]} (on some paths)"
 
 
 @dataclass
@@ -107,14 +130,30 @@ class Scope:
 
 def scopes(module: cst.Module, imports: ImportTable) -> Iterator[Scope]:
     """The module's scope, then each function's."""
-    yield _read(module.body, imports)
+    for _, scope in function_scopes(module, imports):
+        yield scope
+
+
+def function_scopes(module: cst.Module, imports: ImportTable) -> Iterator[tuple[cst.FunctionDef | None, Scope]]:
+    """The module's scope (with ``None``), then each function with its scope."""
+    top = _read(module.body, imports)
+    yield None, top
     for node in iter_tree(module):
         if isinstance(node, cst.FunctionDef) and isinstance(node.body, cst.IndentedBlock):
-            yield _read(node.body.body, imports)
+            inherited = {}
+            if top.built:  # a model the function never binds is the module's (Python's lookup)
+                own = local_names(node)
+                inherited = {name: (kind, context, -1) for name, (kind, context, _) in top.built.items()
+                             if name.partition(".")[0] not in own and not name.startswith("self.")}
+            yield node, _read(node.body.body, imports, inherited)
 
 
-def _read(statements: Sequence[cst.BaseStatement], imports: ImportTable) -> Scope:
-    scope = Scope()
+def _read(
+    statements: Sequence[cst.BaseStatement],
+    imports: ImportTable,
+    inherited: dict[str, tuple[str, cst.CSTNode, int]] | None = None,
+) -> Scope:
+    scope = Scope(built=dict(inherited or {}))
     counter = [0]
 
     def visit(block: Sequence[cst.BaseStatement], context: tuple[str, cst.CSTNode] | None) -> None:
@@ -180,14 +219,11 @@ def _read(statements: Sequence[cst.BaseStatement], imports: ImportTable) -> Scop
     return scope
 
 
-def method_calls(module: cst.Module, method: str, receivers: Iterable[str]) -> Iterator[tuple[cst.Call, str]]:
-    """Every ``receiver.method(...)`` call in the module, for the given receiver names."""
-    wanted = set(receivers)
+def method_calls(module: cst.Module, method: str) -> Iterator[tuple[cst.Call, cst.BaseExpression]]:
+    """Every ``receiver.method(...)`` call in the module, with its receiver."""
     for node in iter_tree(module):
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == method:
-            receiver = dotted(node.func.value)
-            if receiver in wanted:
-                yield node, receiver
+            yield node, node.func.value
 
 
 def model_root(expr: cst.BaseExpression) -> str | None:

@@ -123,3 +123,22 @@ def test_timm_fixes(tmp_path: Path) -> None:
         exec(compile(text.read_text(encoding="utf-8"), str(text), "exec"), namespace)
         norm = namespace["GlobalResponseNorm"](8)
         assert torch.equal(norm.weight, torch.zeros(8)) and torch.equal(norm.bias, torch.zeros(8))
+
+
+@pytest.mark.parametrize(
+    ("requirement", "package"),
+    [("peft==0.21.2", "peft"), ("torchtune==0.6.1", "torchtune"), ("lightning==2.6.6", "lightning"),
+     ("accelerate==1.15.0", "accelerate")],
+)
+def test_script_rules_on_libraries(requirement: str, package: str) -> None:
+    """No script-order finding in these libraries: each earlier one was read by hand and was wrong.
+    torchtune's LoRALinear/DoRALinear override `to_empty()` (an implementation, not a use); peft's
+    `_init_empty_weights()` ends with `self.to_empty(...)`, handing the memory to callers that fill it."""
+    root = unpacked(requirement)
+    assert [f for f in findings(root, package) if f[2].startswith("INI1")] == []
+
+
+def test_script_rules_on_torch_distributed() -> None:
+    torch = pytest.importorskip("torch")
+    root = Path(torch.__file__).parent.parent
+    assert [f for f in findings(root, "torch/distributed") if f[2].startswith("INI1")] == []

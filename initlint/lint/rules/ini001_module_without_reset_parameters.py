@@ -104,6 +104,40 @@ class NotAModule:  # a Parameter on a plain object is not a module's tensor
 import torch
 from torch import nn
 
+def make_block(features: int) -> type[nn.Module]:
+    class LocalBlock(nn.Module):  # a class a factory returns is checked like any other
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(features, features))
+
+    return LocalBlock
+""",
+            line=5,
+            mentions=("`make_block.<locals>.LocalBlock`", "`weight`"),
+            build="make_block(16)()",
+            fixed="""\
+import torch
+from torch import nn
+
+def make_block(features: int) -> type[nn.Module]:
+    class LocalBlock(nn.Module):  # a class a factory returns is checked like any other
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.empty(features, features))
+            self.reset_parameters()
+
+        def reset_parameters(self) -> None:
+            with torch.no_grad():
+                self.weight.normal_()
+
+    return LocalBlock
+""",
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
 class ScaledLinear(nn.Module):
     def __init__(self, features: int) -> None:
         super().__init__()

@@ -122,8 +122,51 @@ class Head(nn.Module):
         init_module_weights(self)  # a helper given the whole module may write anything
 """
         ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class Mixture(nn.Module):
+    def __init__(self, n: int, k: int) -> None:
+        super().__init__()
+        self.weights = nn.ParameterList([nn.Parameter(torch.empty(n, n)) for _ in range(k)])
+        self.scales = nn.ParameterDict({str(i): nn.Parameter(torch.empty(n)) for i in range(k)})
+        self.biases = nn.ParameterList([nn.Parameter(torch.empty(n)) for _ in range(k)])
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for w in self.weights:  # a loop over the container writes each member
+            nn.init.orthogonal_(w)
+        for scale in self.scales.values():
+            nn.init.ones_(scale)
+        for i, b in enumerate(self.biases):
+            nn.init.constant_(b, 0.1 * i)
+"""
+        ),
     )
     INVALID = (
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Mixture(nn.Module):
+    def __init__(self, n: int, k: int) -> None:
+        super().__init__()
+        self.weights = nn.ParameterList([nn.Parameter(torch.empty(n, n)) for _ in range(k)])
+        self.gates = nn.ParameterDict({str(i): nn.Parameter(torch.empty(n)) for i in range(k)})
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for w in self.weights:
+            nn.init.orthogonal_(w)
+        for name, gate in self.gates.items():
+            print(name, gate.shape)  # reading a member initializes nothing
+""",
+            line=4,
+            mentions=("`gates`",),
+        ),
         Invalid(
             """\
 import math

@@ -7,10 +7,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from initlint.lint import known
+from initlint.lint.bindings import Bindings, bindings_of
 from initlint.lint.lazy import cst
 from initlint.lint.names import dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import bound_to, empty_init_kind, model_root, strategy_of
+from initlint.lint.scopes import empty_init_kind, model_root, strategies
 from initlint.lint.summary import Fix
 from initlint.lint.walk import blocks_of, iter_tree, source_of
 
@@ -26,6 +27,11 @@ class _Optimizer:
     model: str
     node: cst.Call
     where: _Where | None = None  # its statement, if it stands alone on its lines
+    many: bool = False  # a list of optimizers (``[Adam([p]) for p in ...]``, appended in a loop)
+
+    def passed(self) -> str:
+        """How the optimizer is passed to a set-up call: ``opt`` or ``*optimizers``."""
+        return f"*{self.var}" if self.many else self.var
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,19 @@ class OptimizerBeforeSetup(FileRule):
     name = "optimizer-before-setup"
     what_it_does = (
         "Checks for an optimizer created over a model's parameters (`model.parameters()`, "
-        "`named_parameters()`, or parameter groups built from them) before, in the same scope, the model "
-        "goes through a call that replaces or re-wraps those parameters: `fully_shard(model)`, "
-        "`FSDP(model)`, `model.to_empty(...)`, `fabric.setup_module(model)`, or `fabric.setup(model)` "
-        "without that optimizer. The joint `fabric.setup(model, optimizer)` is fine, unless the model was "
-        "built on the meta device in the same scope."
+        "`named_parameters()`, parameter groups built from them, a list of optimizers such as "
+        "`[Adam([p]) for p in model.parameters()]` or one per layer, or a factory handed the model or its "
+        "parameters: `model.configure_optimizers(...)`, `hydra.utils.instantiate(cfg.optimizer, "
+        "params=model.parameters())`) before, in the same scope, the model goes through a call that replaces "
+        "or re-wraps those parameters: `fully_shard(model)`, `FSDP(model)`, `model.to_empty(...)`, "
+        "`fabric.setup_module(model)`, or `fabric.setup(model)` without that optimizer, wherever the call "
+        "stands (`return fabric.setup_module(model), ...`). The model is followed through wrappers that keep "
+        "its parameters (`model = parallelize_module(model, ...)`, `torch.compile(model)`) and through other "
+        "names for it (`enc, dec = models` after `models = [encoder, decoder]`). The joint "
+        "`fabric.setup(model, optimizer)` is fine, unless the model was built on the meta device in the same "
+        "scope: under `torch.device(\"meta\")`, or under `fabric.init_module(empty_init=...)` with a flag that "
+        "may be true and a Fabric whose strategy is FSDP on some path (or not known); the message says when it "
+        "breaks. The Fabric is the one the name is bound to at the call, found by scope as Python finds it."
     )
     why_bad = (
         "Sharding, wrapping and materializing create new parameter tensors. An optimizer created before "
@@ -137,6 +151,99 @@ with fabric.init_module(empty_init=True):
     model = torch.nn.Linear(8, 8)
 optimizer = torch.optim.Adam(model.parameters())
 model, optimizer = fabric.setup(model, optimizer)  # DeepSpeed requires the joint set-up
+"""
+        ),
+        Valid(
+            """\
+import torch
+import lightning as L
+
+def train_deepspeed():
+    fabric = L.Fabric(strategy="deepspeed_stage_3")
+    with fabric.init_module(empty_init=True):
+        model = torch.nn.Linear(8, 8)
+    optimizer = torch.optim.Adam(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)  # DeepSpeed requires the joint set-up
+
+def train_ddp():
+    fabric = L.Fabric(strategy="ddp")  # another function's Fabric does not change the one above
+    with fabric.init_module(empty_init=True):  # DDP allocates real (uninitialized) memory, not meta
+        model = torch.nn.Linear(8, 8)
+    fabric.load("checkpoint.ckpt", {"model": model})
+    optimizer = torch.optim.Adam(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)
+"""
+        ),
+        Valid(
+            """\
+import torch
+
+def configure(fabric, model, head):
+    optimizers = [torch.optim.Adam([p]) for p in head.parameters()]  # a different model
+    model = fabric.setup_module(model)
+    optimizers += [torch.optim.SGD(layer.parameters()) for layer in model.layers]  # after the set-up
+    return model, fabric.setup_optimizers(*optimizers)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+from torch.distributed.tensor.parallel import parallelize_module
+
+def shard(model, mesh, plan):
+    model = parallelize_module(model, mesh, plan)
+    model = FSDP(model)  # the wrap first
+    return model, torch.optim.AdamW(model.parameters())
+
+def rebuilt(config):
+    model = Transformer(config)
+    optimizer = torch.optim.AdamW(model.parameters())
+    model = Transformer(config.bigger())  # a new model under the old name: the optimizer keeps the old one
+    model = FSDP(model)
+    return model, optimizer
+"""
+        ),
+        Valid(
+            """\
+import torch
+import lightning as L
+from lightning.fabric.strategies import DDPStrategy
+
+def main(devices):
+    fabric = L.Fabric(devices=devices, strategy=DDPStrategy() if devices > 1 else "auto")
+    with fabric.init_module(empty_init=(devices > 1)):  # no FSDP on any path: no meta device
+        model = torch.nn.Linear(8, 8)
+    optimizer = torch.optim.AdamW(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)
+"""
+        ),
+        Valid(
+            """\
+import hydra
+from torch.distributed.fsdp import fully_shard
+
+def build(model, cfg):
+    fully_shard(model)
+    optimizer = hydra.utils.instantiate(cfg.optimizer, params=model.parameters())
+    scheduler = hydra.utils.instantiate(cfg.scheduler, optimizer=optimizer)
+    return optimizer, scheduler
+"""
+        ),
+        Valid(
+            """\
+import torch
+import lightning as L
+from lightning.fabric.strategies import ModelParallelStrategy
+
+def train(parallelize):
+    fabric = L.Fabric(strategy=ModelParallelStrategy(parallelize_fn=parallelize))
+    with fabric.init_module(empty_init=True):
+        model = Transformer()
+    model = fabric.setup(model)  # the model alone first
+    model.init_weights()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    optimizer = fabric.setup_optimizers(optimizer)
 """
         ),
     )
@@ -306,7 +413,189 @@ def build(model):
             line=5,
             mentions=("`optimizer`",),
         ),
-    )
+         Invalid(
+            """\
+import torch
+
+def configure(fabric, model):
+    optimizers = [torch.optim.Adam([p], lr=1e-3) for p in model.parameters()]
+    model = fabric.setup_module(model)
+    optimizers = fabric.setup_optimizers(*optimizers)
+    return model, optimizers
+""",
+            line=4,
+            mentions=("`optimizers`", "`fabric.setup_module(model)`", "fabric.setup_optimizers(*optimizers)"),
+            fixed="""\
+import torch
+
+def configure(fabric, model):
+    model = fabric.setup_module(model)
+    optimizers = [torch.optim.Adam([p], lr=1e-3) for p in model.parameters()]
+    optimizers = fabric.setup_optimizers(*optimizers)
+    return model, optimizers
+""",
+        ),
+        Invalid(
+            """\
+from torch.optim import SGD
+
+def configure(fabric, model):
+    optimizers = [SGD(layer.parameters(), lr=0.1) for layer in model]  # one per layer
+    return fabric.setup_module(model), fabric.setup_optimizers(*optimizers)
+""",
+            line=4,
+            mentions=("`optimizers`", "`fabric.setup_module(model)`"),
+        ),
+        Invalid(
+            """\
+import torch
+
+def configure(fabric, model):
+    optimizers = []
+    for block in model.blocks:
+        optimizers.append(torch.optim.SGD(block.parameters(), lr=0.1))
+    model = fabric.setup_module(model)
+    return model, fabric.setup_optimizers(*optimizers)
+""",
+            line=6,
+            mentions=("`optimizers`", "`fabric.setup_module(model)`"),
+        ),
+        Invalid(
+            """\
+import torch
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+from torch.distributed.tensor.parallel import parallelize_module
+
+def shard(model, mesh, plan):
+    optimizer = torch.optim.AdamW(model.parameters())
+    model = parallelize_module(model, mesh, plan)  # the same parameters, re-bound
+    model = FSDP(model)
+    return model, optimizer
+""",
+            line=6,
+            mentions=("`optimizer`", "`FSDP(model)`"),
+        ),
+        Invalid(
+            """\
+import torch
+from torch.distributed.fsdp import fully_shard
+
+def shard(encoder, decoder):
+    models = [encoder, decoder]
+    optimizer = torch.optim.AdamW(encoder.parameters())
+    enc, dec = models
+    fully_shard(enc)
+    fully_shard(dec)
+    return optimizer
+""",
+            line=6,
+            mentions=("`optimizer`", "`fully_shard(enc)`"),
+            fixed="""\
+import torch
+from torch.distributed.fsdp import fully_shard
+
+def shard(encoder, decoder):
+    models = [encoder, decoder]
+    enc, dec = models
+    fully_shard(enc)
+    optimizer = torch.optim.AdamW(encoder.parameters())
+    fully_shard(dec)
+    return optimizer
+""",
+        ),
+        Invalid(
+            """\
+import torch
+import lightning as L
+from lightning.fabric.strategies import FSDPStrategy
+
+def main(devices):
+    if devices > 1:
+        strategy = FSDPStrategy(state_dict_type="full")
+    else:
+        strategy = "auto"
+    fabric = L.Fabric(devices=devices, strategy=strategy)
+    with fabric.init_module(empty_init=(devices > 1)):
+        model = torch.nn.Linear(8, 8)
+    optimizer = torch.optim.AdamW(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)
+""",
+            line=13,
+            mentions=("meta device", "`devices > 1` is true", "FSDP", "`fabric.setup_module(model)`"),
+        ),
+        Invalid(
+            """\
+import torch
+import lightning as L
+
+fabric = L.Fabric(strategy="fsdp")  # the module's Fabric, used in the function
+
+def train_fsdp():
+    with fabric.init_module(empty_init=True):
+        model = torch.nn.Linear(8, 8)
+    optimizer = torch.optim.Adam(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)
+
+def train_deepspeed():
+    fabric = L.Fabric(strategy="deepspeed_stage_3")
+    with fabric.init_module(empty_init=True):
+        model = torch.nn.Linear(8, 8)
+    optimizer = torch.optim.Adam(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)
+""",
+            line=9,
+            mentions=("meta device",),
+        ),
+        Invalid(
+            """\
+import torch
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+def main(model, cfg):
+    optimizer = model.configure_optimizers(cfg.weight_decay, cfg.lr, (0.9, 0.95), "cuda")  # nanoGPT
+    if cfg.compile:
+        model = torch.compile(model)
+    model = FSDP(model)
+""",
+            line=5,
+            mentions=("`optimizer`", "`FSDP(model)`"),
+        ),
+        Invalid(
+            """\
+import hydra
+
+def setup(fabric, model, cfg):
+    optimizer = hydra.utils.instantiate(cfg.optimizer, params=model.parameters())
+    model = fabric.setup_module(model)
+    return model, fabric.setup_optimizers(optimizer)
+""",
+            line=4,
+            mentions=("`optimizer`", "`fabric.setup_module(model)`"),
+            fixed="""\
+import hydra
+
+def setup(fabric, model, cfg):
+    model = fabric.setup_module(model)
+    optimizer = hydra.utils.instantiate(cfg.optimizer, params=model.parameters())
+    return model, fabric.setup_optimizers(optimizer)
+""",
+        ),
+        Invalid(
+            """\
+import torch
+import lightning as L
+from lightning.fabric.strategies import ModelParallelStrategy
+
+def train(parallelize):
+    fabric = L.Fabric(strategy=ModelParallelStrategy(parallelize_fn=parallelize))
+    model = Transformer()
+    optimizer = torch.optim.AdamW(model.parameters())
+    model, optimizer = fabric.setup(model, optimizer)  # the parallelize function replaces the parameters
+""",
+            line=8,
+            mentions=("ModelParallelStrategy", "`fabric.setup_optimizers(optimizer)`"),
+        ),
+   )
 
     @classmethod
     def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
@@ -316,14 +605,10 @@ def build(model):
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """Scan each scope (the module, each function) in statement order."""
-        bound = bound_to(module, known.FABRIC_CLASSES, context.imports)
-        deepspeed = any(strategy_of(call, context.imports) == "deepspeed" for call in bound.values())
-        fabrics = frozenset(bound)
-        scan = _Scan(context, deepspeed, fabrics)
-        yield from scan.scope(module.body)
+        yield from _Scan(context, module).scope(module.body)
         for function in (n for n in iter_tree(module) if isinstance(n, cst.FunctionDef)):
             if isinstance(function.body, cst.IndentedBlock):
-                yield from _Scan(context, deepspeed, fabrics).scope(function.body.body)
+                yield from _Scan(context, module).scope(function.body.body)
 
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
@@ -331,20 +616,46 @@ def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
     return [n for n in iter_tree(node, prune=(cst.Lambda,)) if isinstance(n, cst.Call)]
 
 
+@dataclass(frozen=True)
+class _Meta:
+    """The context a model was built under, after which the joint set-up fails."""
+
+    node: cst.Call
+    init_module: bool  # ``fabric.init_module(empty_init=...)`` rather than a meta-device context
+    flag: str | None = None  # the empty-init flag's source, when it is not the literal True
+    strategy: str = "fsdp"  # "fsdp", "fsdp (on some paths)", or "unknown"
+
+    def when(self, receiver: str) -> str:
+        """When the joint set-up breaks, if not always."""
+        parts = []
+        if self.flag is not None:
+            parts.append(f"`{self.flag}` is true")
+        if self.strategy == "unknown":
+            parts.append(f"`{receiver}` uses an FSDP strategy")
+        elif self.strategy != "fsdp":
+            parts.append(f"`{receiver}`'s strategy is FSDP (it is on some paths)")
+        return f" This breaks when {' and '.join(parts)}." if parts else ""
+
+
+_COMPREHENSIONS = ("ListComp", "SetComp", "GeneratorExp", "DictComp")
+
+
 class _Scan:
     """The state of one scope while its statements are read in order."""
 
-    def __init__(self, context: FileContext, deepspeed: bool, fabrics: frozenset[str] = frozenset()) -> None:
+    def __init__(self, context: FileContext, module: cst.Module) -> None:
         self.context = context
-        self.deepspeed = deepspeed
-        self.fabrics = fabrics
+        self.module = module
         self.param_vars: dict[str, str] = {}  # variable -> model whose parameters it holds
-        self.meta_models: dict[str, cst.CSTNode] = {}  # model -> the context it was built under
+        self.alias: dict[str, str] = {}  # another name for a model -> that model's name
+        self.part_of: dict[str, str] = {}  # a loop variable over a model's layers -> the model
+        self.packed: dict[str, list[str | None]] = {}  # a tuple/list of models -> their names
+        self.meta_models: dict[str, _Meta] = {}  # model -> the context it was built under
         self.pending: list[_Optimizer] = []
         self.param_where: dict[str, _Where | None] = {}  # variable -> the statement that built it
         self.where: _Where | None = None  # the statement being read, if a one-statement line
 
-    def scope(self, statements: Sequence[cst.BaseStatement], meta: cst.CSTNode | None = None) -> Iterator:
+    def scope(self, statements: Sequence[cst.BaseStatement], meta: _Meta | None = None) -> Iterator:
         """Yield findings for a block, descending into compound statements but not into defs."""
         for statement in statements:
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
@@ -359,30 +670,41 @@ class _Scan:
             if isinstance(statement, cst.With):
                 for item in statement.items:
                     yield from self.calls(item.item)
-                    if self._is_meta_context(item.item):
-                        inner_meta = item.item
+                    inner_meta = self._meta_context(item.item) or inner_meta
+            if isinstance(statement, cst.For):
+                yield from self.calls(statement.iter)
+                self._bind_loop(statement.target, statement.iter)
             for block in blocks_of(statement):
                 yield from self.scope(block, inner_meta)
 
-    def statement(self, node: cst.BaseSmallStatement, meta: cst.CSTNode | None) -> Iterator:
+    def statement(self, node: cst.BaseSmallStatement, meta: _Meta | None) -> Iterator:
         """Handle one small statement: its calls, then what it binds."""
         yield from self.calls(node)
+        if isinstance(node, cst.Expr):
+            self._appended(node.value)
         if not isinstance(node, (cst.Assign, cst.AnnAssign)) or node.value is None:
             return
         targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
         value = node.value
         names = [n for t in targets for n in _target_names(t)]
         optimizer_model = self._optimizer_model(value)
+        keeps = self._is_setup_value(value)
         for name in names:
-            self.pending = [o for o in self.pending if o.model != name or self._is_setup_value(value)]
+            self.pending = [o for o in self.pending if o.model != name or keeps or _wraps(value, name)]
+            self.alias.pop(name, None)
+            self.part_of.pop(name, None)
+            self.packed.pop(name, None)
             if meta is not None:
                 self.meta_models[name] = meta
             model = self._params_model(value)
             if model is not None:
                 self.param_vars[name] = model
                 self.param_where[name] = self.where
-        if optimizer_model is not None and len(names) == 1 and isinstance(value, cst.Call):
-            self.pending.append(_Optimizer(names[0], optimizer_model, value, self.where))
+        for target in targets:
+            self._bind_aliases(target, value)
+        if optimizer_model is not None and len(names) == 1:
+            many = isinstance(value, (cst.List, cst.Tuple)) or type(value).__name__ in _COMPREHENSIONS
+            self.pending.append(_Optimizer(names[0], optimizer_model, value, self.where, many))
 
     def calls(self, node: cst.CSTNode) -> Iterator:
         """Yield findings for the set-up calls inside ``node``."""
@@ -391,8 +713,85 @@ class _Scan:
             if setup is not None:
                 yield from self._apply(setup)
 
+    @property
+    def bindings(self) -> Bindings:
+        """The file's bindings, read only when a question needs them (most files never ask)."""
+        return bindings_of(self.module)
+
+    # -- names for models ------------------------------------------------------------------
+    def _model(self, expr: cst.BaseExpression, parts: bool = True) -> str | None:
+        """The model an expression names: its root, through the aliases of this scope (and, with
+        ``parts``, through loop variables that walk a model's layers)."""
+        name = model_root(expr)
+        for _ in range(8):
+            if name in self.alias:
+                name = self.alias[name]
+            elif parts and name in self.part_of:
+                name = self.part_of[name]
+            else:
+                break
+        return name
+
+    def _bind_aliases(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        """``m = model``, ``enc, dec = models`` (packed earlier), ``pair = (model, head)``, ``m = models[0]``."""
+        if isinstance(target, (cst.Tuple, cst.List)):
+            roots = self._element_models(value)
+            if roots is None and isinstance(value, cst.Name):
+                roots = self.packed.get(value.value)
+            if roots is not None and len(roots) == len(target.elements):
+                for element, root in zip(target.elements, roots):
+                    self._alias(dotted(element.value), root)
+            return
+        name = dotted(target)
+        roots = self._element_models(value)
+        if name is None:
+            return
+        if roots is not None:
+            self.packed[name] = roots
+        elif _is_first_item(value):
+            self._alias(name, (self.packed.get(value.value.value) or [None])[0])  # type: ignore[attr-defined]
+        elif _names_whole(value):
+            self._alias(name, self._model(value, parts=False))
+        elif isinstance(value, cst.Attribute):  # m = model.encoder: a part of the model
+            root = self._model(value)
+            if root is not None and root != name:
+                self.part_of[name] = root
+
+    def _alias(self, name: str | None, model: str | None) -> None:
+        if name is not None and model is not None and model != name:
+            self.alias[name] = model
+
+    def _element_models(self, value: cst.BaseExpression) -> list[str | None] | None:
+        """The models a tuple or list literal packs, element by element (``None``: not a model name)."""
+        if not isinstance(value, (cst.Tuple, cst.List)) or any(isinstance(e, cst.StarredElement) for e in value.elements):
+            return None
+        return [self._model(e.value, parts=False) if _names_whole(e.value) else None for e in value.elements]
+
+    def _bind_loop(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> None:
+        """``for layer in model.layers``: the layer is part of the model; ``for p in model.parameters()``: a
+        parameter of it."""
+        name = dotted(target)
+        if name is None:
+            return
+        self.part_of.pop(name, None)
+        self.param_vars.pop(name, None)
+        holder = self._params_model(iterable)
+        if holder is not None:
+            self.param_vars[name] = holder
+            self.param_where[name] = None
+            return
+        inner = iterable.func.value if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) else iterable
+        if isinstance(inner, (cst.Name, cst.Attribute)):
+            root = self._model(inner)
+            if root is not None and root != name:
+                self.part_of[name] = root
+
     # -- what a call is --------------------------------------------------------------------
     def _optimizer_model(self, value: cst.BaseExpression) -> str | None:
+        if isinstance(value, (cst.Tuple, cst.List)):
+            return next((m for e in value.elements if (m := self._optimizer_model(e.value)) is not None), None)
+        if type(value).__name__ in _COMPREHENSIONS:
+            return self._comprehension_model(value)
         if not isinstance(value, cst.Call):
             return None
         if not known.is_optimizer(self.context.imports.qualify(value.func), self.context.extra_optimizers):
@@ -401,17 +800,47 @@ class _Scan:
         params += [a.value for a in value.args if a.keyword is not None and a.keyword.value == "params"]
         return self._params_model(params[0]) if params else None
 
+    def _comprehension_model(self, value: cst.BaseExpression) -> str | None:
+        """``[Adam([p]) for p in model.parameters()]``, ``[SGD(layer.parameters()) for layer in model]``."""
+        element = value.value if isinstance(value, cst.DictComp) else value.elt  # type: ignore[attr-defined]
+        saved = (dict(self.part_of), dict(self.param_vars), dict(self.param_where))
+        clause = value.for_in  # type: ignore[attr-defined]
+        while clause is not None:
+            self._bind_loop(clause.target, clause.iter)
+            clause = clause.inner_for_in
+        try:
+            return self._optimizer_model(element)
+        finally:
+            self.part_of, self.param_vars, self.param_where = saved
+
+    def _appended(self, value: cst.BaseExpression) -> None:
+        """``optimizers.append(torch.optim.SGD(layer.parameters()))``: the list holds an optimizer."""
+        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.args):
+            return
+        target = value.func.value
+        if value.func.attr.value not in ("append", "extend") or not isinstance(target, cst.Name):
+            return
+        model = self._optimizer_model(value.args[0].value)
+        if model is not None and all(o.var != target.value for o in self.pending):
+            self.pending.append(_Optimizer(target.value, model, value.args[0].value, many=True))  # type: ignore[arg-type]
+
     def _optimizer_factory_model(self, call: cst.Call) -> str | None:
-        """``model.configure_optimizers()``, ``build_optimizer(model, cfg)``: the model they take."""
+        """``model.configure_optimizers()``, ``build_optimizer(model, cfg)``,
+        ``hydra.utils.instantiate(cfg.optimizer, params=model.parameters())``: the model they take."""
         func = call.func
         callee = func.attr.value if isinstance(func, cst.Attribute) else dotted(func) or ""
-        if "optim" not in callee.lower() or callee.endswith("setup_optimizers"):
+        if callee.endswith("setup_optimizers"):
             return None
+        if "optim" not in callee.lower():
+            given = [a.value for a in call.args if a.keyword is not None and a.keyword.value == "params"]
+            if callee.rpartition(".")[2] == "instantiate":
+                given += [a.value for a in call.args if a.keyword is None][1:]
+            return next((m for g in given if (m := self._params_model(g)) is not None), None)
         if isinstance(func, cst.Attribute) and model_root(func.value) not in (None, "self", "torch", "optim"):
-            return model_root(func.value)
+            return self._model(func.value)
         for arg in call.args:
             model = self._params_model(arg.value) or (
-                model_root(arg.value) if isinstance(arg.value, (cst.Name, cst.Attribute)) else None
+                self._model(arg.value) if isinstance(arg.value, (cst.Name, cst.Attribute)) else None
             )
             if model is not None:
                 return model
@@ -423,7 +852,7 @@ class _Scan:
             if isinstance(node, cst.Call):
                 func = node.func
                 if isinstance(func, cst.Attribute) and func.attr.value in ("parameters", "named_parameters"):
-                    model = model_root(func.value)
+                    model = self._model(func.value)
                     if model is not None:
                         return model
             elif isinstance(node, cst.Name) and node.value in self.param_vars:
@@ -432,15 +861,33 @@ class _Scan:
 
     def _is_fabric(self, receiver: cst.BaseExpression) -> bool:
         name = dotted(receiver)
-        return name is not None and (name in self.fabrics or "fabric" in name.rpartition(".")[2].lower())
-
-    def _is_meta_context(self, expr: cst.BaseExpression) -> bool:
-        """Contexts after which Lightning refuses the joint set-up: meta, or ``init_module(empty_init=True)``."""
-        kind = empty_init_kind(expr, self.context.imports)
-        is_init_module = isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and (
-            expr.func.attr.value == "init_module"
+        if name is not None and "fabric" in name.rpartition(".")[2].lower():
+            return True
+        return any(
+            isinstance(value, cst.Call) and self.context.imports.qualify(value.func) in known.FABRIC_CLASSES
+            for value in self.bindings.resolved(receiver)
         )
-        return kind == "meta" or (kind is not None and is_init_module)
+
+    def _meta_context(self, expr: cst.BaseExpression) -> _Meta | None:
+        """Contexts after which Lightning refuses the joint set-up: the meta device always;
+        ``fabric.init_module(empty_init=...)`` when the flag may be true and the strategy FSDP."""
+        if not isinstance(expr, cst.Call):
+            return None
+        func = expr.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "init_module"):
+            return _Meta(expr, False) if empty_init_kind(expr, self.context.imports) == "meta" else None
+        flag = next((a.value for a in expr.args if a.keyword is None or a.keyword.value == "empty_init"), None)
+        if flag is None or (isinstance(flag, cst.Name) and flag.value in ("False", "None")):
+            return None
+        kinds = strategies(func.value, known.FABRIC_CLASSES, self.context.imports, self.bindings)
+        if "modelparallel" in kinds:
+            return None  # judged at the joint set-up itself, meta device or not
+        if "fsdp" not in kinds and "unknown" not in kinds:
+            return None  # DeepSpeed and DDP accept the joint set-up after init_module
+        strategy = "fsdp" if kinds == {"fsdp"} else "fsdp (on some paths)" if "fsdp" in kinds else "unknown"
+        literal = isinstance(flag, cst.Name) and flag.value == "True"
+        shown = " ".join(source_of(flag.with_changes(lpar=(), rpar=())).split())
+        return _Meta(expr, True, None if literal else shown, strategy)
 
     def _is_setup_value(self, value: cst.BaseExpression) -> bool:
         return isinstance(value, cst.Call) and self._setup(value) is not None
@@ -450,23 +897,31 @@ class _Scan:
         qualified = self.context.imports.qualify(call.func)
         func = call.func
         if qualified in known.FULLY_SHARD or qualified in known.FSDP_WRAPPERS:
-            model = model_root(positional[0]) if positional else None
+            model = self._model(positional[0], parts=False) if positional else None
             return _Setup(model, call, "replace") if model else None
         if not isinstance(func, cst.Attribute):
             return None
         method = func.attr.value
         if method == "to_empty":
-            model = model_root(func.value)
+            model = self._model(func.value, parts=False)
             return _Setup(model, call, "replace") if model else None
         if method not in ("setup", "setup_module") or not positional or not self._is_fabric(func.value):
             return None
-        model = model_root(positional[0])
+        model = self._model(positional[0], parts=False)
         if model is None:
             return None
         if method == "setup_module":
             return _Setup(model, call, "separate")
         optimizers = tuple(name for p in positional[1:] if (name := dotted(p)) is not None)
         return _Setup(model, call, "joint" if optimizers else "separate", optimizers)
+
+    def _model_parallel(self, call: cst.Call) -> bool:
+        receiver = call.func.value  # type: ignore[attr-defined]
+        return "modelparallel" in strategies(receiver, known.FABRIC_CLASSES, self.context.imports, self.bindings)
+
+    def _all_deepspeed(self, call: cst.Call) -> bool:
+        receiver = call.func.value  # type: ignore[attr-defined]
+        return strategies(receiver, known.FABRIC_CLASSES, self.context.imports, self.bindings) == {"deepspeed"}
 
     # -- the verdict ---------------------------------------------------------------------
     def _apply(self, setup: _Setup) -> Iterator[tuple[cst.CSTNode, str]]:
@@ -478,15 +933,25 @@ class _Scan:
                 keep.append(optimizer)
                 continue
             if setup.kind == "joint" and optimizer.var in setup.joint_optimizers:
+                if self._model_parallel(setup.node):
+                    yield optimizer.node, (
+                        f"optimizer `{optimizer.var}` is created over `{setup.model}`'s parameters, and `{call}` on "
+                        f"line {line} uses a ModelParallelStrategy: its parallelize function replaces those "
+                        "parameters and the joint set-up does not rewire the optimizer, so it would update stale "
+                        f"tensors. Set up separately: `{setup.model} = fabric.setup({setup.model})` first, then "
+                        f"create the optimizer, then `fabric.setup_optimizers({optimizer.passed()})`."
+                    )
+                    continue
                 meta = self.meta_models.get(setup.model)
-                if meta is not None and not self.deepspeed:
-                    meta_line = self.context.position(meta)[0]
+                if meta is not None and (meta.init_module or not self._all_deepspeed(setup.node)):
+                    receiver = source_of(setup.node.func.value)  # type: ignore[attr-defined]
+                    meta_line = self.context.position(meta.node)[0]
                     yield optimizer.node, (
                         f"optimizer `{optimizer.var}` is created over `{setup.model}`'s parameters while they "
-                        f"are still on the meta device (built under `{_short(meta)}` on line {meta_line}); "
-                        f"`{call}` on line {line} cannot materialize them. Set up separately: "
-                        f"`fabric.setup_module({setup.model})` first, then create the optimizer, then "
-                        f"`fabric.setup_optimizers({optimizer.var})`."
+                        f"are still on the meta device (built under `{_short(meta.node)}` on line {meta_line}); "
+                        f"`{call}` on line {line} cannot materialize them.{meta.when(receiver)} Set up "
+                        f"separately: `{receiver}.setup_module({setup.model})` first, then create the optimizer, "
+                        f"then `{receiver}.setup_optimizers({optimizer.passed()})`."
                     )
                 continue
             verb = "replaces" if setup.kind == "replace" else "wraps and may re-create"
@@ -495,13 +960,38 @@ class _Scan:
                 f"optimizer `{optimizer.var}` is created over `{setup.model}`'s parameters before `{call}` on "
                 f"line {line} {verb} them, so it would update stale tensors. Create the optimizer after "
                 f"`{call}`" + (
-                    f" and pass it to `fabric.setup_optimizers({optimizer.var})`, or set both up at once with "
-                    f"`fabric.setup({setup.model}, {optimizer.var})`."
+                    f" and pass it to `fabric.setup_optimizers({optimizer.passed()})`, or set both up at once with "
+                    f"`fabric.setup({setup.model}, {optimizer.passed()})`."
                     if setup.kind == "separate"
                     else "."
                 )
             ), fix
         self.pending = keep
+
+
+def _wraps(value: cst.BaseExpression, name: str) -> bool:
+    """``model = torch.compile(model)``, ``model = parallelize_module(model, mesh, plan)``,
+    ``model = model.to(device)``: the same parameters under a wrapper (not ``build(model.config)``)."""
+    if not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    if isinstance(func, cst.Attribute) and dotted(func.value) == name:
+        return True
+    return any(dotted(a.value) == name or _wraps(a.value, name) for a in value.args)
+
+
+def _names_whole(value: cst.BaseExpression) -> bool:
+    """``model`` or ``self.model``: a name for a whole model (``model.encoder`` is a part)."""
+    name = dotted(value) if isinstance(value, (cst.Name, cst.Attribute)) else None
+    return name is not None and model_root(value) == name
+
+
+def _is_first_item(value: cst.BaseExpression) -> bool:
+    """``models[0]``."""
+    if not isinstance(value, cst.Subscript) or not isinstance(value.value, cst.Name) or len(value.slice) != 1:
+        return False
+    index = value.slice[0].slice
+    return isinstance(index, cst.Index) and isinstance(index.value, cst.Integer) and index.value.value == "0"
 
 
 class _MoveAfterSetup:

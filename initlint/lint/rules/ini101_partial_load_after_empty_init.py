@@ -5,11 +5,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from initlint.lint import known
+from initlint.lint.bindings import bindings_of
 from initlint.lint.gates import builds_under_empty_init
 from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import Call, Scope, scopes
+from initlint.lint.scopes import Call, Scope, scopes, strategies
 from initlint.lint.walk import source_of
 
 __all__ = ["PartialLoadAfterEmptyInit"]
@@ -38,7 +40,9 @@ class PartialLoadAfterEmptyInit(FileRule):
         "model built in the same scope under an empty-init context (`fabric.init_module(empty_init=True)`, "
         "`trainer.init_module(empty_init=True)`, `init_empty_weights()`, `torch.device(\"meta\")`, "
         "`verified_empty_init(...)`, `skip_init`), when nothing afterwards checks `missing_keys` or "
-        "initializes the model."
+        "initializes the model. A `fabric.setup_module(model)` before the load, with a Fabric that is FSDP "
+        "(or ModelParallel) on every path, initializes it: Lightning materializes the model there and calls "
+        "`reset_parameters()`."
     )
     why_bad = (
         "Lightning's documentation warns about exactly this: with `empty_init=True` the model's memory "
@@ -79,8 +83,43 @@ model.reset_parameters()
 model.load_state_dict(torch.load("adapter.pt"), strict=False)  # the rest was initialized first
 """
         ),
+        Valid(
+            """\
+import torch
+import lightning as L
+
+def finetune(path):
+    fabric = L.Fabric(strategy="fsdp")
+    with fabric.init_module(empty_init=True):
+        model = torch.nn.Linear(4, 4)
+    model = fabric.setup_module(model)  # FSDP materializes it and calls reset_parameters()
+    model.load_state_dict(torch.load(path), strict=False)
+"""
+        ),
     )
     INVALID = (
+        Invalid(
+            """\
+import torch
+import lightning as L
+
+def finetune_fsdp(path):
+    fabric = L.Fabric(strategy="fsdp")
+    with fabric.init_module(empty_init=True):
+        model = torch.nn.Linear(4, 4)
+    model = fabric.setup_module(model)
+    model.load_state_dict(torch.load(path), strict=False)
+
+def finetune_ddp(path):
+    fabric = L.Fabric(strategy="ddp")  # DDP's set-up initializes nothing
+    with fabric.init_module(empty_init=True):
+        model = torch.nn.Linear(4, 4)
+    model = fabric.setup_module(model)
+    model.load_state_dict(torch.load(path), strict=False)
+""",
+            line=16,
+            mentions=("`model`", "strict=False"),
+        ),
         Invalid(
             """\
 import torch
@@ -129,6 +168,8 @@ def load(path):
                 kind, built_under, built_at = scope.built[call.model]
                 if built_at > call.index or self._repaired(scope, call):
                     continue
+                if _materialized_by_setup(scope, call, module, context):
+                    continue
                 line = context.position(built_under)[0]
                 yield call.node, (
                     f"`{call.model}` was built under `{_short(built_under)}` (line {line}), so its memory is "
@@ -146,6 +187,21 @@ def load(path):
         return any(
             c.method in _INITIALIZERS and c.model == call.model and c.index > built_at for c in scope.calls
         )
+
+
+def _materialized_by_setup(scope: Scope, call: Call, module: cst.Module, context: FileContext) -> bool:
+    """``fabric.setup_module(model)`` before the load, with a Fabric that is FSDP (or ModelParallel) on
+    every path: Lightning materializes the model there and calls each module's ``reset_parameters()``."""
+    built_at = scope.built[call.model][2]  # type: ignore[index]
+    for setup in scope.calls:
+        if setup.method not in ("setup", "setup_module") or setup.on_receiver or setup.model != call.model:
+            continue
+        if not built_at < setup.index < call.index or not isinstance(setup.node.func, cst.Attribute):
+            continue
+        kinds = strategies(setup.node.func.value, known.FABRIC_CLASSES, context.imports, bindings_of(module))
+        if kinds <= {"fsdp", "modelparallel"}:
+            return True
+    return False
 
 
 def _short(node: cst.CSTNode) -> str:

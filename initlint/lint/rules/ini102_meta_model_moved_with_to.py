@@ -56,8 +56,36 @@ model.reset_parameters()
 model.to(torch.bfloat16)
 """
         ),
+        Valid(
+            """\
+import torch
+
+with torch.device("meta"):
+    model = torch.nn.Linear(4, 4)
+
+def train(model):  # a parameter: not the module's meta model
+    model.to("cuda")
+
+def evaluate():
+    model = torch.nn.Linear(4, 4)  # this function's own model
+    model.cuda()
+"""
+        ),
     )
     INVALID = (
+        Invalid(
+            """\
+import torch
+
+with torch.device("meta"):
+    model = torch.nn.Linear(4, 4)
+
+def main():
+    return model.to("cuda")  # the module's model, still on the meta device
+""",
+            line=7,
+            mentions=('`model.to("cuda")`',),
+        ),
         Invalid(
             """\
 import torch

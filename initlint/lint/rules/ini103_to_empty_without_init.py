@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from initlint.lint.lazy import cst
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import scopes
+from initlint.lint.scopes import Call, Scope, function_scopes
+from initlint.lint.walk import iter_tree
 
 __all__ = ["ToEmptyWithoutInit"]
 
@@ -32,7 +33,9 @@ class ToEmptyWithoutInit(FileRule):
     what_it_does = (
         "Checks that `model.to_empty(...)` is followed, in the same scope, by something that gives the "
         "model's tensors values: `reset_parameters()`, `model.apply(init_fn)`, `init_weights()`, or a "
-        "checkpoint load."
+        "checkpoint load. An override of `to_empty` is never a finding (it implements it), and a function "
+        "whose last act is `to_empty` hands the duty to its callers: a call of it in the same file that "
+        "nothing initializes afterwards is reported instead."
     )
     why_bad = (
         "`to_empty()` allocates memory without initializing it: the model now holds garbage (huge values "
@@ -68,8 +71,51 @@ def materialize(model, state):
     model.load_state_dict(state)
 """
         ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class LoRALinear(nn.Module):
+    def to_empty(self, *, device, recurse=True):  # an override implements to_empty itself
+        self.lora_a.to_empty(device=device, recurse=recurse)
+        self.lora_b.to_empty(device=device, recurse=recurse)
+        return self
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class Layer(nn.Module):
+    def _init_empty_weights(self, cls, *args, device="cpu", **kwargs):
+        cls.__init__(self, *args, device="meta", **kwargs)
+        self.to_empty(device=device)  # its last act: the caller fills the memory
+
+    def __init__(self, base):
+        self._init_empty_weights(nn.Linear, 4, 4)
+        self.load_state_dict(base.state_dict())
+"""
+        ),
     )
     INVALID = (
+        Invalid(
+            """\
+import torch
+
+def materialize(model, device):
+    model.to_empty(device=device)  # hands the empty memory to its caller
+
+def main():
+    with torch.device("meta"):
+        model = torch.nn.Linear(4, 4)
+    materialize(model, "cpu")
+    print(model(torch.ones(1, 4)))
+""",
+            line=9,
+            mentions=("`materialize(...)`", "`model`"),
+        ),
         Invalid(
             """\
 import torch
@@ -90,16 +136,65 @@ print(model(torch.ones(1, 4)))
         return "to_empty(" in text
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
-        """Report each ``to_empty`` that no initializing call follows."""
-        for scope in scopes(module, context.imports):
+        """Report each ``to_empty`` that no initializing call follows, and each call of a helper that
+        ends with one (it hands the duty to its caller) that nothing initializes after."""
+        found = list(function_scopes(module, context.imports))
+        helpers: set[str] = set()
+        for function, scope in found:
+            if function is not None and function.name.value == "to_empty":
+                continue  # an override implements to_empty: its callers initialize
             for call in scope.calls:
                 if call.method != "to_empty" or not call.on_receiver or call.model is None:
                     continue
-                later = scope.calls_after(call.index)
-                if any(_initializes(c.method) for c in later) or scope.reads_after("reset_parameters", call.index):
+                if _initialized_after(scope, call):
                     continue  # on this model, a submodule of it, or a helper given it: trust it
+                if function is not None and _is_last_act(function, call.node):
+                    helpers.add(function.name.value)  # its callers receive the empty memory
+                    continue
                 yield call.node, (
                     f"`{call.model}.to_empty(...)` allocates uninitialized memory and nothing in this scope "
                     "initializes it afterwards. Call `reset_parameters()` on its modules, "
                     f"`{call.model}.apply(init_fn)`, or load a checkpoint before using it."
                 )
+        if helpers:
+            yield from self._helper_calls(found, helpers)
+
+    @staticmethod
+    def _helper_calls(
+        found: list[tuple[cst.FunctionDef | None, Scope]], helpers: set[str]
+    ) -> Iterator[tuple[cst.CSTNode, str]]:
+        for function, scope in found:
+            seen: set[int] = set()
+            for call in scope.calls:
+                if call.method not in helpers or id(call.node) in seen or _initialized_after(scope, call):
+                    continue
+                if function is not None and function.name.value in helpers:
+                    continue  # one helper handing over to another: judged at the outer caller
+                seen.add(id(call.node))
+                shown = call.model or "its result"
+                yield call.node, (
+                    f"`{call.method}(...)` ends with `to_empty(...)`, which leaves `{shown}` uninitialized, and "
+                    "nothing in this scope initializes it afterwards. Call `reset_parameters()` on its modules, "
+                    "apply an init function, or load a checkpoint before using it."
+                )
+
+
+def _initialized_after(scope: Scope, call: Call) -> bool:
+    later = scope.calls_after(call.index)
+    return any(_initializes(c.method) for c in later) or scope.reads_after("reset_parameters", call.index)
+
+
+def _is_last_act(function: cst.FunctionDef, call: cst.Call) -> bool:
+    """Whether ``call`` is in the function's last statement (or the one before a bare ``return x``)."""
+    body = function.body.body if isinstance(function.body, cst.IndentedBlock) else ()
+    last = list(body[-2:])
+    if len(last) == 2 and not _returns_a_name(last[1]):
+        last = last[1:]
+    return any(node is call for statement in last for node in iter_tree(statement))
+
+
+def _returns_a_name(statement: cst.BaseStatement) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    return isinstance(small, cst.Return) and (small.value is None or isinstance(small.value, cst.Name))

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from initlint.lint import known
+from initlint.lint.bindings import bindings_of
 from initlint.lint.lazy import cst
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import bound_to, method_calls, strategy_of
+from initlint.lint.scopes import method_calls, sharded_message, strategies
+from initlint.lint.walk import source_of
 
 __all__ = ["InitModuleWithShardedTrainer"]
 
@@ -18,8 +20,11 @@ class InitModuleWithShardedTrainer(FileRule):
     code = "INI104"
     name = "init-module-with-sharded-trainer"
     what_it_does = (
-        "Checks for `trainer.init_module()` used with a `Trainer` built in the same file with an FSDP or "
-        "DeepSpeed strategy (`strategy=\"fsdp\"`, `\"deepspeed_stage_3\"`, `FSDPStrategy(...)`, ...)."
+        "Checks for `trainer.init_module()` used with a `Trainer` built with an FSDP or DeepSpeed strategy "
+        "(`strategy=\"fsdp\"`, `\"deepspeed_stage_3\"`, `FSDPStrategy(...)`, or a variable bound to one). "
+        "The Trainer is the one the name is bound to where `init_module()` is called, found the way Python "
+        "finds it: the binding of the same function that reaches the call (any branch of an `if`), else the "
+        "enclosing function's, else the module's. A parameter or the result of an unknown call is not judged."
     )
     why_bad = (
         "With sharded strategies, Lightning's documentation says to build the layers in the "
@@ -47,6 +52,40 @@ with trainer.init_module():
     model = MyLightningModule()
 """
         ),
+        Valid(
+            """\
+import lightning as L
+
+trainer = L.Trainer(strategy="fsdp")  # the module's Trainer: not the one the function uses
+
+def evaluate():
+    trainer = L.Trainer(devices=1)
+    with trainer.init_module():
+        model = MyLightningModule()
+    trainer.validate(model)
+"""
+        ),
+        Valid(
+            """\
+import lightning as L
+
+def build(trainer: L.Trainer):  # a parameter: its strategy is not known here
+    with trainer.init_module():
+        return MyLightningModule()
+
+build(L.Trainer(strategy="fsdp"))
+"""
+        ),
+        Valid(
+            """\
+import lightning as L
+
+trainer = L.Trainer(strategy="fsdp")
+trainer = L.Trainer(devices=1)  # re-bound before use
+with trainer.init_module():
+    model = MyLightningModule()
+"""
+        ),
     )
     INVALID = (
         Invalid(
@@ -60,6 +99,57 @@ with trainer.init_module(empty_init=True):
             line=4,
             mentions=("`trainer`", "deepspeed", "configure_model()"),
         ),
+        Invalid(
+            """\
+import lightning as L
+
+def pretrain():
+    trainer = L.Trainer(strategy="fsdp")
+    with trainer.init_module():
+        model = MyLightningModule()
+    trainer.fit(model)
+
+def finetune():
+    trainer = L.Trainer(strategy="ddp")  # this function's own Trainer
+    with trainer.init_module():
+        model = MyLightningModule()
+    trainer.fit(model)
+""",
+            line=5,
+            mentions=("`trainer`", "fsdp"),
+        ),
+        Invalid(
+            """\
+import lightning as L
+from lightning.pytorch.strategies import FSDPStrategy
+
+trainer = L.Trainer(strategy=FSDPStrategy())
+
+def main():
+    with trainer.init_module():  # the module's Trainer
+        model = MyLightningModule()
+    trainer.fit(model)
+""",
+            line=7,
+            mentions=("fsdp",),
+        ),
+        Invalid(
+            """\
+import lightning as L
+
+def main(devices):
+    if devices > 1:
+        strategy = "deepspeed_stage_3"
+    else:
+        strategy = "auto"
+    trainer = L.Trainer(devices=devices, strategy=strategy)
+    with trainer.init_module():
+        model = MyLightningModule()
+    trainer.fit(model)
+""",
+            line=9,
+            mentions=("deepspeed (on some paths)",),
+        ),
     )
 
     @classmethod
@@ -68,17 +158,14 @@ with trainer.init_module(empty_init=True):
         return "Trainer" in text and "init_module" in text
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
-        """Report each ``init_module`` call on a sharded Trainer."""
-        sharded = {
-            name: kind
-            for name, call in bound_to(module, known.TRAINER_CLASSES, context.imports).items()
-            if (kind := strategy_of(call, context.imports)) is not None
-        }
-        if not sharded:
-            return
-        for node, receiver in method_calls(module, "init_module", sharded):
+        """Report each ``init_module`` call on a Trainer that is sharded where it is called."""
+        for node, receiver in method_calls(module, "init_module"):
+            kinds = strategies(receiver, known.TRAINER_CLASSES, context.imports, bindings_of(module))
+            kind = sharded_message(kinds)
+            if kind is None:
+                continue
             yield node, (
-                f"`{receiver}` uses a {sharded[receiver]} strategy: build the layers in the "
+                f"`{source_of(receiver)}` uses a {kind} strategy: build the layers in the "
                 "LightningModule's `configure_model()` hook instead of under `init_module()`, so "
                 "each rank only materializes its shard."
             )
