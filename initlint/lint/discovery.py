@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -181,6 +180,8 @@ def _not_gitignored(found: dict[str, str], root: Path, explicit: list[Path]) -> 
 
 
 def _git_ignored(paths: list[str], root: Path) -> set[str] | None:
+    import subprocess  # only in a git work tree
+
     try:
         result = subprocess.run(
             ["git", "-C", str(root), "check-ignore", "--stdin", "-z"],

@@ -95,6 +95,9 @@ class Project:
             known = self._summaries.get(key)
             if known is not None and (known.parsed or not need_classes):
                 continue
+            entry = self._trusted.get(key)
+            if entry is not None and (entry["parsed"] or not need_classes):
+                continue
             module = module_of(key)
             stat = _stat(key)
             if key not in self._checked:
@@ -103,9 +106,8 @@ class Project:
                 if entry is not None:
                     self._trusted[key] = entry
                     self._hashes[key] = entry["h"]
-            entry = self._trusted.get(key)
-            if entry is not None and (entry["parsed"] or not need_classes):
-                continue
+                    if entry["parsed"] or not need_classes:
+                        continue
             known_hash = None if entry is not None else self.cache.known_hash(key, module)
             if need_classes and known_hash is not None and not self.cache.entries[key].get("parsed"):
                 known_hash = None  # the cached one was not parsed
@@ -172,7 +174,8 @@ class Project:
     def _modules(self) -> dict[str, str]:
         if self._by_module is None:
             self._by_module = modules_under(self.config.root)
-            self._by_module.update((module_of(path)[0], path) for path in self._targets)
+            found = set(self._by_module.values())  # a target found there already claims its own name
+            self._by_module.update((module_of(path)[0], path) for path in self._targets if path not in found)
         return self._by_module
 
     def index(self) -> ProjectIndex:
