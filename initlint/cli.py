@@ -14,11 +14,7 @@ import click
 
 from initlint.__about__ import __version__
 from initlint.config import ConfigError, find_project_root, load_config
-from initlint.lint.engine import lint_paths
-from initlint.lint.explain import explain
-from initlint.lint.fixer import fix_paths
 from initlint.lint.formats import FORMATS, format_statistics, format_text
-from initlint.lint.rules import RULES_BY_CODE
 
 __all__ = ["main", "cli"]
 
@@ -77,11 +73,15 @@ def check(
     diff: bool,
 ) -> None:
     """Lint PATHS (default: the current folder)."""
+    from initlint.lint.engine import lint_paths  # imported here: `initlint --help` and `rule` need neither
+
     targets = list(paths) or [Path(".")]
     workers = jobs or os.cpu_count() or 1
     try:
         config = load_config(find_project_root(targets)).with_cli(_codes(select), _codes(ignore))
         if fix or diff:
+            from initlint.lint.fixer import fix_paths
+
             run = fix_paths(targets, config, unsafe=unsafe_fixes, write=not diff, force_exclude=force_exclude,
                             cache=not no_cache, jobs=workers)
             result, fixed = run.result, len(run.fixed)
@@ -120,6 +120,9 @@ def check(
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 def rule(code: str | None, show_all: bool) -> None:
     """Explain rule CODE (e.g. `initlint rule INI001`), or list every rule with --all."""
+    from initlint.lint.explain import explain
+    from initlint.lint.rules import RULES_BY_CODE
+
     if show_all or code is None:
         for rule_class in RULES_BY_CODE.values():
             click.echo(f"{rule_class.code}  {rule_class.name}")

@@ -13,10 +13,14 @@ Without the option the plugin only adds its options and markers: no torch import
 
 from __future__ import annotations
 
+import functools
+import importlib.abc
 import os
 import sys
-from collections.abc import Callable, Generator, Iterator
+import warnings
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -138,22 +142,17 @@ class _CheckInit:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Any) -> Generator[None, None, None]:
         mode = _test_mode(item, self.mode)
-        if mode == "off" or "torch" not in sys.modules:
+        if mode == "off":
             self.session = None
             yield
             return
-        from initlint.runtime import tracker as tracking
-
         session = self.session = InitSession(strict=mode == "strict")
-        patcher = pytest.MonkeyPatch()
-        tracking.add_listener(session.trackers.append)
+        patches = _Patches(session)
         try:
-            for target, attribute, wrapper in _patches(session):
-                patcher.setattr(target, attribute, wrapper)
+            patches.start()
             yield
         finally:
-            patcher.undo()
-            tracking.remove_listener(session.trackers.append)
+            patches.undo()
             self._account(session)
 
     def _account(self, session: InitSession) -> None:
@@ -193,63 +192,201 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _patches(session: InitSession) -> Iterator[tuple[Any, str, Callable[..., Any]]]:
-    """(object, attribute, replacement) for each entry point of a library already imported."""
-    from initlint.runtime import Tracker, verified_empty_init
-    from initlint.runtime.tracker import is_tracked
+class _Patches:
+    """The entry points of the empty-init libraries, patched for one test and restored after it.
 
-    def wrap_init_module(original: Callable[..., Any]) -> Callable[..., Any]:
+    A library imported before the test is patched when the test starts; one imported while the test
+    runs (in the test, a fixture or a helper module) is patched as soon as the module that defines the
+    entry point has run, by a finder at the front of ``sys.meta_path``. Both are undone after the test,
+    and a wrapper that outlives it (a name imported from a patched module) calls the original.
+    """
+
+    def __init__(self, session: InitSession) -> None:
+        self.session = session
+        self.active = True
+        self._restore: list[tuple[Any, str, Any]] = []
+        self._finder = _PatchOnImport(self._hooks())
+        self._listening: Any = None
+
+    def _hooks(self) -> dict[str, Callable[[ModuleType], None]]:
+        hooks: dict[str, Callable[[ModuleType], None]] = {
+            "torch.nn.modules.module": self._torch,
+            "accelerate.big_modeling": self._big_modeling,
+            "accelerate": self._accelerate,
+            "initlint.runtime.context": self._verified,
+            "initlint.runtime.tracker": self._tracker,
+        }
+        for name in _FABRIC_MODULES:
+            hooks[name] = functools.partial(self._init_module, class_name="Fabric")
+        for name in _TRAINER_MODULES:
+            hooks[name] = functools.partial(self._init_module, class_name="Trainer")
+        return hooks
+
+    def start(self) -> None:
+        """Patch what is imported already, and watch the imports of the rest."""
+        for name, hook in self._finder.hooks.items():
+            module = sys.modules.get(name)
+            if module is not None:
+                hook(module)
+        sys.meta_path.insert(0, self._finder)
+
+    def undo(self) -> None:
+        """Restore every patched attribute and stop watching imports."""
+        self.active = False
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
+        for target, attribute, original in reversed(self._restore):
+            setattr(target, attribute, original)
+        self._restore.clear()
+        if self._listening is not None:
+            self._listening.remove_listener(self.session.trackers.append)
+
+    def _set(self, target: Any, attribute: str, replacement: Any) -> None:
+        self._restore.append((target, attribute, getattr(target, attribute)))
+        setattr(target, attribute, replacement)
+
+    def _tracker(self, module: ModuleType) -> None:
+        if self._listening is None:
+            module.add_listener(self.session.trackers.append)
+            self._listening = module
+
+    def _init_module(self, module: ModuleType, class_name: str) -> None:
+        cls = getattr(module, class_name, None)
+        if cls is None or "init_module" not in vars(cls) or getattr(vars(cls)["init_module"], "_initlint", False):
+            return
+        original = vars(cls)["init_module"]
+        patches = self
+
         def init_module(self: Any, *args: Any, **kwargs: Any) -> Any:
             context = original(self, *args, **kwargs)
-            if kwargs.get("empty_init", args[0] if args else None):
-                return verified_empty_init(context, strict=session.strict)
+            if patches.active and kwargs.get("empty_init", args[0] if args else None):
+                from initlint.runtime import verified_empty_init
+
+                return verified_empty_init(context, strict=patches.session.strict)
             return context
 
-        return init_module
+        init_module._initlint = True  # type: ignore[attr-defined]
+        self._set(cls, "init_module", init_module)
 
-    for module_name, class_name in (
-        ("lightning.fabric", "Fabric"),
-        ("lightning_fabric", "Fabric"),
-        ("lightning.pytorch", "Trainer"),
-        ("pytorch_lightning", "Trainer"),
-    ):
-        module = sys.modules.get(module_name)
-        cls = getattr(module, class_name, None) if module is not None else None
-        if cls is not None and "init_module" in vars(cls):
-            yield cls, "init_module", wrap_init_module(vars(cls)["init_module"])
-
-    big_modeling = sys.modules.get("accelerate.big_modeling")
-    if big_modeling is not None:
-        original_on_device = big_modeling.init_on_device
+    def _big_modeling(self, module: ModuleType) -> None:
+        original = module.init_on_device
+        if getattr(original, "_initlint", False):
+            return
+        patches = self
 
         def init_on_device(device: Any, *args: Any, **kwargs: Any) -> Any:
-            context = original_on_device(device, *args, **kwargs)
-            if str(device) == "meta":
-                return verified_empty_init(context, strict=session.strict)
+            context = original(device, *args, **kwargs)
+            if patches.active and str(device) == "meta":
+                from initlint.runtime import verified_empty_init
+
+                return verified_empty_init(context, strict=patches.session.strict)
             return context
 
-        yield big_modeling, "init_on_device", init_on_device
-        accelerate = sys.modules.get("accelerate")
-        if accelerate is not None and getattr(accelerate, "init_on_device", None) is original_on_device:
-            yield accelerate, "init_on_device", init_on_device
+        init_on_device._initlint = True  # type: ignore[attr-defined]
+        init_on_device._initlint_original = original  # type: ignore[attr-defined]
+        self._set(module, "init_on_device", init_on_device)
+        self._accelerate(sys.modules.get("accelerate"))
 
-    torch = sys.modules["torch"]
-    original_to_empty = torch.nn.Module.to_empty
+    def _accelerate(self, module: ModuleType | None) -> None:
+        """``accelerate`` re-exports ``init_on_device``: patched with it, or bound to the patch when the
+        package finished importing after ``big_modeling`` was patched."""
+        big_modeling = sys.modules.get("accelerate.big_modeling")
+        if module is None or big_modeling is None:
+            return
+        patched = big_modeling.init_on_device
+        original = getattr(patched, "_initlint_original", None)
+        current = getattr(module, "init_on_device", None)
+        if original is None:
+            return
+        if current is original:
+            self._set(module, "init_on_device", patched)
+        elif current is patched and not any(t is module and a == "init_on_device" for t, a, _ in self._restore):
+            self._restore.append((module, "init_on_device", original))
 
-    def to_empty(self: Any, *args: Any, **kwargs: Any) -> Any:
-        on_meta = any(t.is_meta for t in (*self.parameters(), *self.buffers()))
-        if on_meta and not is_tracked(self):
-            Tracker(strict=session.strict).adopt(self)
-        return original_to_empty(self, *args, **kwargs)
+    def _torch(self, module: ModuleType) -> None:
+        cls = module.Module
+        original = cls.to_empty
+        if getattr(original, "_initlint", False):
+            return
+        patches = self
 
-    yield torch.nn.Module, "to_empty", to_empty
+        def to_empty(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if patches.active:
+                from initlint.runtime import Tracker
+                from initlint.runtime.tracker import is_tracked
 
-    import initlint.runtime.context as context_module
+                on_meta = any(t.is_meta for t in (*self.parameters(), *self.buffers()))
+                if on_meta and not is_tracked(self):
+                    Tracker(strict=patches.session.strict).adopt(self)
+            return original(self, *args, **kwargs)
 
-    original_init = context_module.verified_empty_init.__init__
+        to_empty._initlint = True  # type: ignore[attr-defined]
+        self._set(cls, "to_empty", to_empty)
 
-    def verified_init(self: Any, inner: Any = None, **kwargs: Any) -> None:
-        kwargs.setdefault("strict", session.strict)
-        original_init(self, inner, **kwargs)
+    def _verified(self, module: ModuleType) -> None:
+        cls = module.verified_empty_init
+        original = vars(cls)["__init__"]
+        if getattr(original, "_initlint", False):
+            return
+        patches = self
 
-    yield context_module.verified_empty_init, "__init__", verified_init
+        def verified_init(self: Any, inner: Any = None, **kwargs: Any) -> None:
+            if patches.active:
+                kwargs.setdefault("strict", patches.session.strict)
+            original(self, inner, **kwargs)
+
+        verified_init._initlint = True  # type: ignore[attr-defined]
+        self._set(cls, "__init__", verified_init)
+
+
+_FABRIC_MODULES = ("lightning.fabric.fabric", "lightning_fabric.fabric")
+_TRAINER_MODULES = ("lightning.pytorch.trainer.trainer", "pytorch_lightning.trainer.trainer")
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Runs a hook on a module right after its code ran, when it is imported (and only then).
+
+    The module is found by the rest of ``sys.meta_path`` as usual; only its loader is wrapped for the
+    time of ``exec_module``, and put back on the module afterwards.
+    """
+
+    def __init__(self, hooks: dict[str, Callable[[ModuleType], None]]) -> None:
+        self.hooks = hooks
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        hook = self.hooks.get(fullname)
+        if hook is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _HookedLoader(spec.loader, hook)
+        return spec
+
+
+class _HookedLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any, hook: Callable[[ModuleType], None]) -> None:
+        self.loader = loader
+        self.hook = hook
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec) if hasattr(self.loader, "create_module") else None
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__loader__ = self.loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        try:
+            self.hook(module)
+        except Exception as exc:  # a failed patch must not fail the user's import
+            warnings.warn(f"initlint: could not patch {module.__name__} for --check-init: {exc!r}", stacklevel=2)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)

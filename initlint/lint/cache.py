@@ -1,11 +1,20 @@
-"""The summary cache: a warm run parses only the files that changed.
+"""The cache: a warm run reads one small index and stats each file; it parses only what changed.
 
-One JSON file per (initlint version, configuration) under ``<root>/.initlint_cache/``, mapping each
-file to its size, modification time, content hash and ``FileSummary``. A file whose size and mtime are
-unchanged is trusted; otherwise its content hash decides. The cache is written atomically (a temporary
-file renamed over the old one), so two runs at once never see half a file; a cache that cannot be read
-(corrupted, truncated, another format) is ignored and rebuilt. JSON, never pickle: a cache file must
-not be able to run code.
+Under ``<root>/.initlint_cache/`` each (format, initlint version, torch table, settings) gets its own
+folder, named by a hash of them, so a change of version or of a setting never reads another's data::
+
+    .initlint_cache/v3-<key>/index.json     one entry per file (below)
+    .initlint_cache/v3-<key>/s/<name>.json  the full summary of a file whose entry cannot hold it
+
+An entry holds the file's ``stat`` signature (size, mtime, ctime, inode), its content hash, the facts a
+run prints from (the single-file findings, ``# noqa`` lines), the findings of the class rules and the
+modules they were resolved through (``deps``: module -> the file and content hash it was found in), and
+the name of the summary file when the summary has classes or imports. A file whose signature is
+unchanged is trusted (an edit that restores the mtime still changes the ctime); a file changed less
+than ``_RACY_NS`` before it was recorded may change again within the clock's granularity, so it is
+hashed again until it is older. Everything is written atomically (a temporary file renamed over the
+old one), so two runs at once never see half a file; what cannot be read (corrupted, truncated,
+foreign) is ignored and rebuilt. JSON, never pickle: a cache file must not be able to run code.
 """
 
 from __future__ import annotations
@@ -13,18 +22,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-from pathlib import Path
+import time
+from dataclasses import asdict
 from typing import Any
 
 from initlint.__about__ import __version__
-from initlint.lint.summary import FileSummary
+from initlint.lint.summary import FileSummary, Finding
 from initlint.lint.torch_table import TORCH_VERSION
 
-__all__ = ["SummaryCache", "content_hash", "CACHE_DIR"]
+__all__ = ["SummaryCache", "content_hash", "CACHE_DIR", "FORMAT"]
 
 CACHE_DIR = ".initlint_cache"
-_FORMAT = 2  # 2: findings and classes carry fixes
+FORMAT = 3  # 3: one index per settings, stat signatures, class findings with their dependencies
+_RACY_NS = 2_000_000_000  # timestamps coarser than this are not trusted to tell two writes apart
 
 
 def content_hash(data: bytes) -> str:
@@ -32,91 +42,196 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def signature(stat: os.stat_result) -> list[int]:
+    """What must be unchanged for a file to be trusted without reading it."""
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
 class SummaryCache:
-    """File summaries remembered between runs.
+    """File summaries and findings remembered between runs.
 
     Args:
         root: the project root; the cache lives in ``root/.initlint_cache``.
-        settings: everything besides a file's content that changes its summary (the analysis options).
+        settings: everything besides a file's content that changes its summary or its findings.
         enabled: ``False`` makes every lookup miss and ``save`` a no-op.
     """
 
-    def __init__(self, root: Path, settings: str, enabled: bool = True) -> None:
-        key = hashlib.blake2b(f"{_FORMAT}|{__version__}|{TORCH_VERSION}|{settings}".encode(), digest_size=8)
-        self.path = root / CACHE_DIR / f"summaries-{key.hexdigest()}.json"
+    def __init__(self, root: os.PathLike[str] | str, settings: str, enabled: bool = True) -> None:
+        key = hashlib.blake2b(f"{FORMAT}|{__version__}|{TORCH_VERSION}|{settings}".encode(), digest_size=8)
+        self.folder = os.path.join(os.fspath(root), CACHE_DIR, f"v{FORMAT}-{key.hexdigest()}")
+        self.path = os.path.join(self.folder, "index.json")
         self.enabled = enabled
-        self._entries: dict[str, dict[str, Any]] = self._load() if enabled else {}
+        self._started = time.time_ns()
+        self.entries: dict[str, dict[str, Any]] = self._load() if enabled else {}
         self._dirty = False
 
     def _load(self) -> dict[str, dict[str, Any]]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if data.get("format") != _FORMAT or data.get("version") != __version__:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if data.get("format") != FORMAT or data.get("version") != __version__:
                 return {}
-            entries = data["entries"]
-            return entries if isinstance(entries, dict) else {}
+            entries = data["files"]
+            if not isinstance(entries, dict) or not all(isinstance(e, dict) for e in entries.values()):
+                return {}
+            return entries
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return {}  # missing, corrupted, truncated or foreign: rebuilt by this run
 
-    def lookup(self, path: Path, stat: os.stat_result) -> tuple[FileSummary | None, str | None]:
-        """(summary, None) when the file is unchanged by size and mtime; else (None, known hash)."""
-        entry = self._entries.get(str(path))
-        if entry is None:
-            return None, None
-        if entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
-            summary = self._summary(entry)
-            if summary is not None:
-                return summary, None
-        return None, entry.get("hash")
-
-    def by_hash(self, path: Path, digest: str, stat: os.stat_result) -> FileSummary | None:
-        """The cached summary if the content is unchanged (a touched file); refreshes the mtime."""
-        entry = self._entries.get(str(path))
-        if entry is None or entry.get("hash") != digest:
+    def fresh(self, path: str, stat: os.stat_result | None, module: tuple[str, bool]) -> dict[str, Any] | None:
+        """The entry of ``path`` if its signature and module are unchanged and it can be trusted."""
+        entry = self.entries.get(path)
+        if entry is None or stat is None or entry.get("racy") or entry.get("st") != signature(stat):
             return None
-        summary = self._summary(entry)
-        if summary is not None:
-            entry.update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
-            self._dirty = True
-        return summary
+        return entry if entry.get("mod") == list(module) else None
 
-    def store(self, path: Path, stat: os.stat_result, digest: str, summary: FileSummary) -> None:
-        """Remember one file's summary."""
-        if not self.enabled:
-            return
-        self._entries[str(path)] = {
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
-            "hash": digest,
-            "summary": summary.to_json(),
-        }
+    def known_hash(self, path: str, module: tuple[str, bool]) -> str | None:
+        """The content hash last recorded for ``path`` (under the same module name), if any."""
+        entry = self.entries.get(path)
+        return entry.get("h") if entry is not None and entry.get("mod") == list(module) else None
+
+    def touched(self, path: str, stat: os.stat_result) -> dict[str, Any]:
+        """Record that ``path`` was read again and its content is unchanged; returns its entry."""
+        entry = self.entries[path]
+        entry["st"] = signature(stat)
+        entry["racy"] = self._is_racy(stat)
         self._dirty = True
+        return entry
+
+    def store(self, path: str, stat: os.stat_result | None, digest: str, summary: FileSummary,
+              module: tuple[str, bool]) -> dict[str, Any]:
+        """Remember one file's summary; returns its (new) entry, without class findings yet."""
+        entry: dict[str, Any] = {
+            "st": signature(stat) if stat is not None else None,
+            "racy": stat is None or self._is_racy(stat),
+            "h": digest,
+            "mod": list(module),
+            "parsed": summary.parsed,
+            "skip": summary.skip_file,
+            "noqa": {str(line): codes for line, codes in summary.noqa.items()},
+            "findings": [_finding_json(f) for f in summary.findings],
+        }
+        if _from_entry(entry, summary.path, summary.module) != summary:
+            entry["x"] = self._write_summary(path, digest, module, summary)
+        old = self.entries.get(path)
+        if old is not None and old.get("h") == digest and old.get("mod") == entry["mod"] and "cf" in old:
+            entry["cf"], entry["deps"] = old["cf"], old["deps"]  # same content: its class findings stand
+        if stat is not None:
+            self.entries[path] = entry
+            self._dirty = True
+        return entry
+
+    def set_class_findings(self, path: str, findings: list[Finding], deps: list[list[Any]]) -> None:
+        """Remember the class rules' findings of ``path`` and the modules they depend on."""
+        entry = self.entries.get(path)
+        if entry is not None:
+            entry["cf"] = [_finding_json(f) for f in findings]
+            entry["deps"] = deps
+            self._dirty = True
+
+    def summary(self, path: str, entry: dict[str, Any], module: str) -> FileSummary | None:
+        """The full summary an entry stands for (``None`` if its summary file is lost or damaged)."""
+        name = entry.get("x")
+        try:
+            if name is None:
+                return _from_entry(entry, path, module)
+            with open(os.path.join(self.folder, "s", f"{name}.json"), encoding="utf-8") as handle:
+                return FileSummary.from_json(json.load(handle))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def _write_summary(self, path: str, digest: str, module: tuple[str, bool], summary: FileSummary) -> str | None:
+        name = hashlib.blake2b(f"{path}|{module}|{digest}".encode(), digest_size=12).hexdigest()
+        if not self.enabled:
+            return name
+        target = os.path.join(self.folder, "s", f"{name}.json")
+        if not os.path.exists(target):
+            self._write(target, json.dumps(summary.to_json(), separators=(",", ":")))
+        return name
+
+    def _write(self, target: str, text: str) -> None:
+        """Write a file of the cache atomically; the first write marks the cache folder git-ignored."""
+        top = os.path.dirname(self.folder)
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            ignore = os.path.join(top, ".gitignore")
+            if not os.path.exists(ignore):
+                with open(ignore, "w", encoding="utf-8") as handle:
+                    handle.write("# Created by initlint.\n*\n")
+        except OSError:
+            return  # a read-only checkout still lints; it just stays cold
+        _write_atomic(target, text)
+
+    def _is_racy(self, stat: os.stat_result) -> bool:
+        return max(stat.st_mtime_ns, stat.st_ctime_ns) > self._started - _RACY_NS
 
     def save(self) -> None:
-        """Write the cache atomically, if anything changed. Failures to write are not errors."""
+        """Write the index atomically, if anything changed, and drop summary files no entry names.
+        Failures to write are not errors."""
         if not (self.enabled and self._dirty):
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            ignore = self.path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# Created by initlint.\n*\n", encoding="utf-8")
-            payload = {"format": _FORMAT, "version": __version__, "entries": self._entries}
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".summaries-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(payload, handle, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-        except OSError:
-            pass  # a read-only checkout still lints; it just stays cold
+        payload = {"format": FORMAT, "version": __version__, "files": self.entries}
+        self._write(self.path, json.dumps(payload, separators=(",", ":")))
+        self._prune()
         self._dirty = False
 
-    @staticmethod
-    def _summary(entry: dict[str, Any]) -> FileSummary | None:
+    def _prune(self) -> None:
+        """Delete unreferenced summary files once they outnumber the referenced ones."""
+        folder = os.path.join(self.folder, "s")
         try:
-            return FileSummary.from_json(entry["summary"])
-        except (KeyError, TypeError, ValueError):
-            return None
+            names = os.listdir(folder)
+        except OSError:
+            return
+        wanted = {f"{e['x']}.json" for e in self.entries.values() if e.get("x")}
+        if len(names) <= 2 * len(wanted) + 64:
+            return
+        for name in names:
+            if name not in wanted and name.endswith(".json"):
+                try:
+                    os.unlink(os.path.join(folder, name))
+                except OSError:
+                    pass  # another run's, or already gone
+
+
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    data = asdict(finding)
+    data["path"] = ""  # a finding is shown with the path as the user wrote it
+    return data
+
+
+def findings_of(data: list[dict[str, Any]], shown: str) -> list[Finding]:
+    """Findings from an entry, with the path as shown in this run."""
+    return [Finding.from_json({**item, "path": shown}) for item in data]
+
+
+def noqa_of(entry: dict[str, Any]) -> dict[int, list[str]]:
+    """The ``# noqa`` lines of an entry."""
+    return {int(line): codes for line, codes in entry["noqa"].items()}
+
+
+def _from_entry(entry: dict[str, Any], path: str, module: str) -> FileSummary:
+    """The summary of a file without classes or imports, from its entry alone."""
+    return FileSummary(
+        path=path,
+        module=module,
+        findings=findings_of(entry["findings"], path),
+        noqa=noqa_of(entry),
+        skip_file=entry["skip"],
+        parsed=entry["parsed"],
+    )
+
+
+def _write_atomic(target: str, text: str) -> None:
+    tmp = f"{target}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a read-only checkout still lints; it just stays cold
+    finally:
+        if os.path.exists(tmp):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

@@ -7,22 +7,23 @@ project index, configuration, suppression comments and ordering.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from initlint.config import Config
-from initlint.lint.analyze import analyze_source, read_source
-from initlint.lint.cache import SummaryCache, content_hash
-from initlint.lint.discovery import SKIP_DIRS, SUFFIXES, absolute, discover, module_name, relative
-from initlint.lint.index import ProjectIndex
-from initlint.lint.rules import ALL_RULES, ClassRule
+from initlint.lint.cache import SummaryCache, findings_of, noqa_of
+from initlint.lint.discovery import discover_files, module_of, modules_under, relative
 from initlint.lint.summary import FileSummary, Finding
+
+if TYPE_CHECKING:
+    from initlint.lint.index import ProjectIndex
 
 __all__ = ["LintResult", "lint_paths", "Project"]
 
 _PARALLEL_FROM = 24  # fewer files than this are analysed in-process: workers cost more than they save
+_BINS_PER_WORKER = 16  # work is dealt in this many parcels per worker, largest files first
 
 
 @dataclass
@@ -45,6 +46,9 @@ class _Job:
 
 def _analyze(job: _Job) -> tuple[str, FileSummary | None]:
     """Read and analyse one file (in a worker). ``None``: unchanged since the cached ``known_hash``."""
+    from initlint.lint.analyze import analyze_source, read_source
+    from initlint.lint.cache import content_hash
+
     data, text, error = read_source(Path(job.path))
     digest = content_hash(data)
     if job.known_hash == digest:
@@ -56,91 +60,196 @@ def _analyze(job: _Job) -> tuple[str, FileSummary | None]:
     return digest, summary
 
 
+def _analyze_all(jobs: list[_Job]) -> list[tuple[str, FileSummary | None]]:
+    return [_analyze(job) for job in jobs]
+
+
 class Project:
     """The files of the project under ``config.root``, analysed on demand and remembered.
 
     The files given on the command line are analysed first (in worker processes when there are many);
     another file of the project is read only when a class of those inherits from a class it defines
-    or re-exports.
+    or re-exports. What a file's class findings were resolved through is recorded with them, so a
+    warm run reuses them until one of those files changes.
     """
 
-    def __init__(self, config: Config, targets: Iterable[Path] = (), cache: bool = True, jobs: int = 1) -> None:
+    def __init__(self, config: Config, targets: Iterable[Path | str] = (), cache: bool = True, jobs: int = 1) -> None:
         self.config = config
         self.jobs = max(1, jobs)
         self.cache = SummaryCache(config.root, _settings(config), enabled=cache)
-        self._summaries: dict[Path, FileSummary] = {}
-        self._by_module: dict[str, Path] | None = None
-        self._targets = list(targets)
+        self._summaries: dict[str, FileSummary] = {}  # analysed (or loaded) in this run
+        self._analysed: set[str] = set()  # read and analysed in this run
+        self._hashes: dict[str, str] = {}  # content hash in this run of every file known
+        self._trusted: dict[str, dict[str, Any]] = {}  # cache entries validated in this run
+        self._checked: set[str] = set()  # files whose cache entry was looked at in this run
+        self._by_module: dict[str, str] | None = None
+        self._targets = [os.path.abspath(t) for t in targets]
+        self._valid_deps: dict[tuple[str, str | None, str | None], bool] = {}
+        self._recording: dict[str, tuple[str | None, str | None]] | None = None
 
-    def analyze(self, paths: list[Path], need_classes: bool = False) -> None:
-        """Make sure every path has a summary: from the cache, else analysed (in parallel if many)."""
-        jobs: list[tuple[Path, os.stat_result, _Job]] = []
+    def analyze(self, paths: list[Path] | list[str], need_classes: bool = False) -> None:
+        """Make sure every path is known: trusted from the cache, else analysed (in parallel if many)."""
+        jobs: list[tuple[str, os.stat_result | None, _Job]] = []
         for path in paths:
-            key = absolute(path)
+            key = os.path.abspath(path)
             known = self._summaries.get(key)
             if known is not None and (known.parsed or not need_classes):
                 continue
-            try:
-                stat = key.stat()
-            except OSError:
-                stat = None
-            cached, known_hash = self.cache.lookup(key, stat) if stat is not None else (None, None)
-            if cached is not None and (cached.parsed or not need_classes):
-                self._summaries[key] = cached
+            entry = self._trusted.get(key)
+            if entry is not None and (entry["parsed"] or not need_classes):
                 continue
-            if cached is None and known_hash is not None and need_classes:
-                known_hash = None  # the cached one may not have been parsed
-            module, is_package = module_name(key)
-            job = _Job(str(key), module, is_package, need_classes, known_hash, frozenset(self.config.extra_optimizers))
+            module = module_of(key)
+            stat = _stat(key)
+            if key not in self._checked:
+                self._checked.add(key)
+                entry = self.cache.fresh(key, stat, module)
+                if entry is not None:
+                    self._trusted[key] = entry
+                    self._hashes[key] = entry["h"]
+                    if entry["parsed"] or not need_classes:
+                        continue
+            known_hash = None if entry is not None else self.cache.known_hash(key, module)
+            if need_classes and known_hash is not None and not self.cache.entries[key].get("parsed"):
+                known_hash = None  # the cached one was not parsed
+            job = _Job(key, module[0], module[1], need_classes, known_hash, frozenset(self.config.extra_optimizers))
             jobs.append((key, stat, job))
-        results = self._run([job for _, _, job in jobs])
+        results = self._run([job for _, _, job in jobs], [stat.st_size if stat else 0 for _, stat, _ in jobs])
         for (key, stat, job), (digest, summary) in zip(jobs, results):
-            if summary is None:  # touched but unchanged
-                summary = self.cache.by_hash(key, digest, stat) if stat is not None else None
-                if summary is None:
-                    summary = _analyze(replace(job, known_hash=None))[1]
-                    assert summary is not None
-            elif stat is not None:
-                self.cache.store(key, stat, digest, summary)
+            module = (job.module, job.is_package)
+            self._hashes[key] = digest
+            if summary is None and stat is not None:  # touched but unchanged
+                self._trusted[key] = self.cache.touched(key, stat)
+                continue
+            if summary is None:
+                summary = _analyze(replace(job, known_hash=None))[1]
+                assert summary is not None
             self._summaries[key] = summary
+            self._analysed.add(key)
+            self._trusted[key] = self.cache.store(key, stat, digest, summary, module)
 
-    def _run(self, jobs: list[_Job]) -> list[tuple[str, FileSummary | None]]:
+    def _run(self, jobs: list[_Job], sizes: list[int]) -> list[tuple[str, FileSummary | None]]:
         if self.jobs == 1 or len(jobs) < _PARALLEL_FROM:
-            return [_analyze(job) for job in jobs]
-        chunk = max(1, len(jobs) // (self.jobs * 8))
-        with ProcessPoolExecutor(max_workers=self.jobs) as pool:
-            return list(pool.map(_analyze, jobs, chunksize=chunk))
+            return _analyze_all(jobs)
+        from concurrent.futures import ProcessPoolExecutor
 
-    def summary(self, path: Path, need_classes: bool = False) -> FileSummary:
+        # Deal the files, largest first, round the parcels, so that every parcel costs about the same
+        # and no worker is left with the biggest files at the end.
+        order = sorted(range(len(jobs)), key=lambda i: -sizes[i])
+        count = min(len(jobs), self.jobs * _BINS_PER_WORKER)
+        parcels: list[list[int]] = [[] for _ in range(count)]
+        for rank, i in enumerate(order):
+            turn, place = divmod(rank, count)
+            parcels[place if turn % 2 == 0 else count - 1 - place].append(i)
+        results: list[tuple[str, FileSummary | None]] = [("", None)] * len(jobs)
+        with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+            done = pool.map(_analyze_all, [[jobs[i] for i in parcel] for parcel in parcels])
+            for parcel, outcome in zip(parcels, done):
+                for i, result in zip(parcel, outcome):
+                    results[i] = result
+        return results
+
+    def summary(self, path: Path | str, need_classes: bool = False) -> FileSummary:
         """The summary of one file."""
-        self.analyze([path], need_classes)
-        return self._summaries[absolute(path)]
+        key = os.path.abspath(path)
+        self.analyze([key], need_classes)
+        summary = self._summaries.get(key)
+        if summary is None:
+            summary = self.cache.summary(key, self._trusted[key], module_of(key)[0])
+            if summary is None:  # its summary file is gone: read the file again
+                self._trusted.pop(key)
+                self.cache.entries.pop(key, None)
+                self.analyze([key], need_classes)
+                return self._summaries[key]
+            self._summaries[key] = summary
+        return summary
 
     def load_module(self, module: str) -> FileSummary | None:
         """The summary, classes included, of a module of the project by dotted name."""
+        path = self._modules().get(module)
+        summary = self.summary(path, need_classes=True) if path is not None else None
+        if self._recording is not None:
+            self._recording[module] = (path, self._hashes.get(path) if path is not None else None)
+        return summary
+
+    def _modules(self) -> dict[str, str]:
         if self._by_module is None:
-            self._by_module = dict(_modules_under(self.config.root))
-            self._by_module.update((module_name(path)[0], absolute(path)) for path in self._targets)
-        path = self._by_module.get(module)
-        return self.summary(path, need_classes=True) if path is not None else None
+            self._by_module = modules_under(self.config.root)
+            found = set(self._by_module.values())  # a target found there already claims its own name
+            self._by_module.update((module_of(path)[0], path) for path in self._targets if path not in found)
+        return self._by_module
 
     def index(self) -> ProjectIndex:
         """A class index reading this project's modules."""
+        from initlint.lint.index import ProjectIndex
+
         return ProjectIndex(self.load_module, self.config.extra_module_bases, self.config.init_methods)
+
+    def facts(self, path: str, shown: str) -> tuple[list[Finding], dict[int, list[str]], bool]:
+        """The single-file findings, ``# noqa`` lines and whether the file is skipped, of an analysed file."""
+        summary = self._summaries.get(path)
+        if summary is not None:
+            return [replace(f, path=shown) for f in summary.findings], summary.noqa, summary.skip_file
+        entry = self._trusted[path]
+        return findings_of(entry["findings"], shown), noqa_of(entry), entry["skip"]
+
+    def class_findings(self, path: str, shown: str) -> list[Finding]:
+        """The findings of every class rule on the classes of ``path`` (cached with what they depend on)."""
+        entry = self._trusted.get(path)
+        if path not in self._analysed and entry is not None and "cf" in entry and self._deps_hold(entry["deps"]):
+            return findings_of(entry["cf"], shown)
+        summary = self.summary(path)
+        found: list[Finding] = []
+        self._recording = {}
+        try:
+            if any(cls.tensors for cls in summary.classes):
+                index = self.index()  # one per file: every module it reads is recorded
+                rules = _class_rules()
+                for cls in summary.classes:
+                    if cls.tensors:
+                        view = index.view(cls)
+                        for rule in rules:
+                            found += [
+                                Finding("", cls.line, cls.col, rule.code, message, cls.line, cls.col + 5,
+                                        cls.fixes.get(rule.code))
+                                for message in rule.check(view)
+                            ]
+            deps = [[module, *where] for module, where in sorted(self._recording.items())]
+        finally:
+            self._recording = None
+        self.cache.set_class_findings(path, found, deps)
+        return [replace(f, path=shown) for f in found]
+
+    def _deps_hold(self, deps: list[list[Any]]) -> bool:
+        """Whether every module the class findings were resolved through is the same file, unchanged."""
+        for module, path, digest in deps:
+            key = (module, path, digest)
+            if key not in self._valid_deps:
+                now = self._modules().get(module)
+                if now == path and path is not None:
+                    self.analyze([path])
+                self._valid_deps[key] = now == path and (path is None or self._hashes.get(path) == digest)
+            if not self._valid_deps[key]:
+                return False
+        return True
+
+
+def _class_rules() -> list[Any]:
+    """Every class rule: their findings are cached whatever is selected, and filtered when shown."""
+    from initlint.lint.rules import ALL_RULES, ClassRule
+
+    return [rule() for rule in ALL_RULES if issubclass(rule, ClassRule)]
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 def _settings(config: Config) -> str:
-    """What besides a file's content changes its summary."""
-    return repr(sorted(config.extra_optimizers))
-
-
-def _modules_under(root: Path) -> Iterator[tuple[str, Path]]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info")]
-        for name in files:
-            if name.endswith(SUFFIXES):
-                path = Path(os.path.abspath(os.path.join(folder, name)))
-                yield module_name(path)[0], path
+    """What besides a file's content changes its summary or its class findings."""
+    return repr((sorted(config.extra_optimizers), sorted(config.extra_module_bases), list(config.init_methods)))
 
 
 def lint_paths(
@@ -152,40 +261,30 @@ def lint_paths(
         cache: read and write the summary cache under the project root.
         jobs: worker processes for analysing files (1: in this process).
     """
-    targets = discover(list(paths), config, force_exclude)
-    project = Project(config, targets, cache=cache, jobs=jobs)
-    project.analyze(targets)
-    index = project.index()
-    class_rules = [rule() for rule in ALL_RULES if issubclass(rule, ClassRule) and config.enabled(rule.code)]
+    targets = discover_files(list(paths), config, force_exclude)
+    project = Project(config, [full for _, full in targets], cache=cache, jobs=jobs)
+    project.analyze([full for _, full in targets])
     findings: list[Finding] = []
-    for path in targets:
-        summary = project.summary(path)
-        if summary.skip_file:
+    for shown, full in targets:
+        found, noqa, skip = project.facts(full, shown)
+        if skip:
             continue
-        shown = str(path)
-        found = [replace(f, path=shown) for f in summary.findings]
-        for cls in summary.classes:
-            if not cls.tensors:
-                continue
-            view = index.view(cls)
-            for rule in class_rules:
-                found += [
-                    Finding(shown, cls.line, cls.col, rule.code, message, cls.line, cls.col + 5, cls.fixes.get(rule.code))
-                    for message in rule.check(view)
-                ]
-        findings += _kept(found, summary, config)
+        found += project.class_findings(full, shown)
+        findings += _kept(found, full, noqa, config)
     project.cache.save()
     return LintResult(sorted(findings), len(targets))
 
 
-def _kept(findings: list[Finding], summary: FileSummary, config: Config) -> list[Finding]:
+def _kept(findings: list[Finding], path: str, noqa: dict[int, list[str]], config: Config) -> list[Finding]:
     """Drop findings of disabled rules, per-file ignores and ``# noqa`` comments."""
-    ignored = config.ignored_in(relative(Path(summary.path), config.root))
+    if not findings:
+        return findings
+    ignored = config.ignored_in(relative(Path(path), config.root)) if config.per_file_ignores else ()
     kept = []
     for finding in findings:
         if not config.enabled(finding.code) or finding.code.startswith(ignored):
             continue
-        codes = summary.noqa.get(finding.line)
+        codes = noqa.get(finding.line)
         if codes is not None and (not codes or finding.code in codes):
             continue
         kept.append(finding)

@@ -7,10 +7,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from initlint.__about__ import __version__
-from initlint.lint.rules import RULES_BY_CODE
 from initlint.lint.summary import Finding, Fix
 
 __all__ = ["FORMATS", "format_text", "format_json", "format_sarif", "format_github", "format_statistics"]
+
+
+def _rules() -> dict:
+    """The rules by code, imported only by the formats that name them (the text format does not)."""
+    from initlint.lint.rules import RULES_BY_CODE
+
+    return RULES_BY_CODE
 
 
 def format_text(findings: Sequence[Finding], unsafe_fixes: bool = False, fixed: int = 0) -> str:
@@ -66,9 +72,9 @@ def format_json(findings: Sequence[Finding]) -> str:
             "end_line": f.end_line or f.line,
             "end_col": f.end_col or f.col,
             "code": f.code,
-            "name": RULES_BY_CODE[f.code].name,
+            "name": _rules()[f.code].name,
             "message": f.message,
-            "url": RULES_BY_CODE[f.code].docs_url(),
+            "url": _rules()[f.code].docs_url(),
             "fix": _fix_json(f.fix),
         }
         for f in findings
@@ -104,9 +110,9 @@ def format_sarif(findings: Sequence[Finding]) -> str:
             "helpUri": rule.docs_url(),
             "defaultConfiguration": {"level": "error"},
         }
-        for rule in RULES_BY_CODE.values()
+        for rule in _rules().values()
     ]
-    order = {code: i for i, code in enumerate(RULES_BY_CODE)}
+    order = {code: i for i, code in enumerate(_rules())}
     results = [
         {
             "ruleId": f.code,
@@ -180,7 +186,7 @@ def format_statistics(findings: Sequence[Finding]) -> str:
     """A count per rule, most frequent first (``--statistics``)."""
     counts = Counter(f.code for f in findings)
     return "".join(
-        f"{count:>5}\t{code}\t{RULES_BY_CODE[code].name}\n"
+        f"{count:>5}\t{code}\t{_rules()[code].name}\n"
         for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     )
 

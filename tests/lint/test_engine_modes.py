@@ -1,8 +1,10 @@
-"""Serial, parallel, cold and warm runs give the same findings; the cache survives damage and company."""
+"""Serial, parallel, cold, warm and one-file runs give the same findings; the cache sees every edit and
+survives damage and company."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +40,20 @@ def run(root: Path, **options: object) -> list:
     return lint_paths([root], Config(root=root), **options).findings  # type: ignore[arg-type]
 
 
+def index_file(root: Path) -> Path:
+    (found,) = (root / CACHE_DIR).glob("v*/index.json")
+    return found
+
+
+def age(root: Path) -> None:
+    """Make every file look older than the cache's racy window, as files are between commits."""
+    old = os.stat(root).st_mtime - 60
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name.endswith(".py"):
+                os.utime(os.path.join(folder, name), (old, old))
+
+
 def test_serial_parallel_cold_warm_are_identical(tree: Path) -> None:
     serial = run(tree, jobs=1)
     assert len(serial) == 5 + 50  # the examples' five (four in the broken GPT, the transformers demo's), one per layer
@@ -48,7 +64,88 @@ def test_serial_parallel_cold_warm_are_identical(tree: Path) -> None:
     assert cold == warm == serial
 
 
+def test_one_file_runs_inside_a_cached_tree_match_the_whole_run(tree: Path) -> None:
+    """What pre-commit does: lint the changed files alone, inside a tree a whole run cached."""
+    whole = run(tree, jobs=2, cache=True)
+    files = sorted(tree.rglob("*.py"))
+    for cached in (True, True, False):  # cache filled by the whole run, re-read, then none at all
+        one_by_one = sorted(f for path in files for f in lint_paths([path], Config(root=tree), cache=cached).findings)
+        assert one_by_one == whole
+    subclass = tree / "sub.py"  # a class whose base lives in another file: resolved through it
+    subclass.write_text("import torch\nfrom gen_1 import Layer1\n\nclass Sub(Layer1):\n"
+                        "    def __init__(self):\n        super().__init__()\n"
+                        "        self.extra = torch.nn.Parameter(torch.ones(1))\n")
+    alone = lint_paths([subclass], Config(root=tree), cache=True).findings
+    assert [f.code for f in alone] == ["INI002"]
+    assert alone == [f for f in run(tree, cache=True) if f.path.endswith("sub.py")]
+
+
+def test_warm_class_findings_follow_an_edit_of_a_base_in_another_file(tree: Path) -> None:
+    subclass = tree / "sub.py"
+    subclass.write_text("import torch\nfrom gen_1 import Layer1\n\nclass Sub(Layer1):\n"
+                        "    def __init__(self):\n        super().__init__()\n"
+                        "        self.extra = torch.nn.Parameter(torch.ones(1))\n")
+    age(tree)
+    assert [f.code for f in lint_paths([subclass], Config(root=tree), cache=True).findings] == ["INI002"]
+    base = tree / "gen_1.py"
+    base.write_text(base.read_text().replace("        pass\n", "        for p in self.parameters():\n"
+                                             "            torch.nn.init.ones_(p)\n"))
+    for paths in ([subclass], [tree]):  # sub.py itself is unchanged: its cached findings must not be
+        assert not [f for f in lint_paths(paths, Config(root=tree), cache=True).findings if f.path.endswith("sub.py")]
+    (tree / "gen_1.py").unlink()  # the base is gone: Sub's bases are unknown, so no finding either way
+    assert lint_paths([subclass], Config(root=tree), cache=True).findings == lint_paths([subclass], Config(root=tree)).findings
+
+
+def test_edit_that_keeps_size_and_mtime_is_seen(tree: Path) -> None:
+    age(tree)
+    target = tree / "gen_0.py"
+    before = os.stat(target)
+    assert any(f.path.endswith("gen_0.py") for f in run(tree, cache=True))
+    text = target.read_text()
+    target.write_text(text.replace("self.w0 = nn.Parameter", "self.w0 = nn.Dummyyyyy"))  # same length
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(target).st_size == before.st_size and os.stat(target).st_mtime_ns == before.st_mtime_ns
+    assert not any(f.path.endswith("gen_0.py") for f in run(tree, cache=True))
+
+
+def test_quick_same_size_rewrites_are_seen(tree: Path) -> None:
+    """Two writes inside one tick of the file system's clock: the first run must not trust the stat."""
+    target = tree / "gen_0.py"
+    text = target.read_text()
+    assert any(f.path.endswith("gen_0.py") for f in run(tree, cache=True))
+    target.write_text(text.replace("self.w0 = nn.Parameter", "self.w0 = nn.Dummyyyyy"))
+    assert not any(f.path.endswith("gen_0.py") for f in run(tree, cache=True))
+    target.write_text(text)
+    assert any(f.path.endswith("gen_0.py") for f in run(tree, cache=True))
+
+
+def test_configuration_change_is_a_different_cache(tree: Path) -> None:
+    age(tree)
+    plain = run(tree, cache=True)
+    custom = Config(root=tree, init_methods=("reset_parameters", "init_weights"), extra_module_bases=("x.Base",))
+    assert lint_paths([tree], custom, cache=True).findings == lint_paths([tree], custom).findings
+    (tree / "gen_0.py").write_text((tree / "gen_0.py").read_text() + "\n    def init_weights(self):\n"
+                                   "        nn.init.ones_(self.w0)\n")
+    assert not [f for f in lint_paths([tree], custom, cache=True).findings if f.path.endswith("gen_0.py")]
+    assert [f for f in run(tree, cache=True) if f.path.endswith("gen_0.py")] == [
+        f for f in plain if f.path.endswith("gen_0.py")
+    ]
+    assert len(list((tree / CACHE_DIR).glob("v*/index.json"))) == 2
+    selected = lint_paths([tree], Config(root=tree, select=("INI002",)), cache=True).findings
+    assert selected == [f for f in plain if f.code == "INI002"]
+
+
+def test_lost_summary_files_are_rebuilt(tree: Path) -> None:
+    age(tree)
+    expected = run(tree, cache=True)
+    for summary in (tree / CACHE_DIR).glob("v*/s/*.json"):
+        summary.unlink()
+    (tree / "gen_3.py").write_text((tree / "gen_3.py").read_text() + "\n")  # needs the others' summaries
+    assert run(tree, cache=True) == expected
+
+
 def test_warm_run_sees_an_edit(tree: Path) -> None:
+    age(tree)
     run(tree, cache=True)
     target = tree / "gen_0.py"
     target.write_text(target.read_text() + "\n    def reset_parameters(self):\n        nn.init.ones_(self.w0)\n")
@@ -59,27 +156,26 @@ def test_warm_run_sees_an_edit(tree: Path) -> None:
 @pytest.mark.parametrize("damage", ["corrupt", "truncate", "foreign", "wrong-shape"])
 def test_damaged_cache_is_ignored_and_rebuilt(tree: Path, damage: str) -> None:
     expected = run(tree, cache=True)
-    (cache_file,) = (tree / CACHE_DIR).glob("summaries-*.json")
+    cache_file = index_file(tree)
     text = cache_file.read_text()
     cache_file.write_text(
         {
             "corrupt": "\x00garbage{{{",
             "truncate": text[: len(text) // 2],
-            "foreign": json.dumps({"format": 99, "version": "0", "entries": {}}),
-            "wrong-shape": json.dumps({"format": 1, "version": "0.1.0", "entries": {"x": {"summary": 3}}}),
+            "foreign": json.dumps({"format": 99, "version": "0", "files": {}}),
+            "wrong-shape": json.dumps({"format": 3, "version": "0.1.0", "files": {"x": 3}}),
         }[damage]
     )
     assert run(tree, cache=True) == expected
-    assert json.loads(cache_file.read_text())["entries"]  # rebuilt
+    assert json.loads(cache_file.read_text())["files"]  # rebuilt
 
 
 def test_cache_entry_with_a_bad_summary_is_reanalysed(tree: Path) -> None:
+    age(tree)
     expected = run(tree, cache=True)
-    (cache_file,) = (tree / CACHE_DIR).glob("summaries-*.json")
-    data = json.loads(cache_file.read_text())
-    for entry in data["entries"].values():
-        entry["summary"] = {"nonsense": True}
-    cache_file.write_text(json.dumps(data))
+    for summary in (tree / CACHE_DIR).glob("v*/s/*.json"):
+        summary.write_text(json.dumps({"nonsense": True}))
+    (tree / "gen_3.py").write_text((tree / "gen_3.py").read_text() + "\n")
     assert run(tree, cache=True) == expected
 
 
@@ -97,6 +193,5 @@ def test_two_processes_at_once_both_correct(tree: Path) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(one, range(4)))
     assert all(result == expected for result in results)
-    (cache_file,) = (tree / CACHE_DIR).glob("summaries-*.json")
-    json.loads(cache_file.read_text())  # whole, not interleaved
-    assert not list((tree / CACHE_DIR).glob("*.tmp"))
+    json.loads(index_file(tree).read_text())  # whole, not interleaved
+    assert not list((tree / CACHE_DIR).rglob("*.tmp"))

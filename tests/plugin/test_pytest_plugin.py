@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.util import find_spec
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,17 @@ def test_plain_model_is_never_touched():
     model = Net()
     model(torch.ones(1, 4))
 """
+
+
+def test_the_installed_plugin_is_this_checkout() -> None:
+    """An editable install copies plugin/pytest_initlint.py (hatch force-include): after an edit the
+    sessions below would test the old copy."""
+    import pytest_initlint
+
+    here = Path(__file__).resolve().parents[2] / "plugin" / "pytest_initlint.py"
+    assert Path(pytest_initlint.__file__).read_bytes() == here.read_bytes(), (
+        f"{pytest_initlint.__file__} is not {here}: run `pip install -e .` again"
+    )
 
 
 def test_without_the_flag_nothing_happens(pytester: pytest.Pytester) -> None:
@@ -209,3 +221,156 @@ def test_works_with_xdist(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--check-init", "-n", "2")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["2 models verified, 8 tensors tracked, 1 failed"])
+
+
+# Libraries imported while a test runs (issue 13): each session starts without Lightning, so the
+# first test that needs it imports it itself; the finder patches it as its defining module runs.
+LATE_FABRIC = MODEL + """
+import sys
+import pytest
+
+def build(partial):
+    L = pytest.importorskip("lightning")
+    fabric = L.Fabric(accelerator="cpu", devices=1)
+    with fabric.init_module(empty_init=True):
+        model = Net()
+    model.load_state_dict(partial_state() if partial else Net().state_dict(), strict=not partial)
+    return fabric.setup(model)
+
+def test_fabric_partial_imported_in_the_test():
+    assert "lightning" not in sys.modules
+    build(partial=True)(torch.ones(1, 4))
+
+def test_fabric_full():
+    build(partial=False)(torch.ones(1, 4))
+
+def test_meta_partial():
+    with torch.device("meta"):
+        model = Net()
+    model.to_empty(device="cpu")
+    model.load_state_dict(partial_state(), strict=False)
+    model(torch.ones(1, 4))
+
+def test_meta_full():
+    with torch.device("meta"):
+        model = Net()
+    model.to_empty(device="cpu")
+    model.load_state_dict(Net().state_dict())
+    model(torch.ones(1, 4))
+
+@pytest.mark.no_check_init
+def test_everything_restored_after_the_tests():
+    import lightning as L
+    assert not getattr(vars(L.Fabric)["init_module"], "_initlint", False)
+    assert not getattr(torch.nn.Module.to_empty, "_initlint", False)
+    assert not any(type(f).__name__ == "_PatchOnImport" for f in sys.meta_path)
+"""
+
+
+@needs["lightning"]
+def test_lightning_imported_inside_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(LATE_FABRIC)
+    result = pytester.runpytest_subprocess("--check-init", "-p", "no:randomly")
+    result.assert_outcomes(passed=3, failed=2)
+    result.stdout.fnmatch_lines(["*test_fabric_partial_imported_in_the_test*", "*fc2 (Linear):*", "*bias*never written*"])
+    assert "FAILED test_lightning_imported_inside_the_test.py::test_fabric_full" not in result.stdout.str()
+
+
+@needs["lightning"]
+def test_lightning_imported_inside_a_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        MODEL
+        + """
+import sys
+import pytest
+
+@pytest.fixture
+def fabric():
+    assert "lightning" not in sys.modules
+    import lightning as L
+    return L.Fabric(accelerator="cpu", devices=1)
+
+def test_partial(fabric):
+    with fabric.init_module(empty_init=True):
+        model = Net()
+    model.load_state_dict(partial_state(), strict=False)
+    fabric.setup(model)(torch.ones(1, 4))
+"""
+    )
+    result = pytester.runpytest_subprocess("--check-init")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*fc2 (Linear):*", "*fc2.bias*never written*"])
+
+
+@needs["lightning"]
+def test_lightning_imported_by_a_helper_module(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        helpers=MODEL
+        + """
+def build_partial():
+    from lightning.fabric import Fabric  # the helper's own import, during the test
+    fabric = Fabric(accelerator="cpu", devices=1)
+    with fabric.init_module(empty_init=True):
+        model = Net()
+    model.load_state_dict(partial_state(), strict=False)
+    return fabric.setup(model)
+"""
+    )
+    pytester.makepyfile(
+        test_uses_helper="""
+import sys
+import torch
+
+def test_partial():
+    assert "lightning" not in sys.modules
+    import helpers
+    helpers.build_partial()(torch.ones(1, 4))
+"""
+    )
+    result = pytester.runpytest_subprocess("--check-init")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*fc2.bias*never written*"])
+
+
+@needs["accelerate"]
+def test_torch_and_accelerate_imported_inside_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+import sys
+
+def test_accelerate_partial():
+    assert "torch" not in sys.modules and "accelerate" not in sys.modules
+    import torch
+    from accelerate import init_empty_weights
+    with init_empty_weights():
+        model = torch.nn.Linear(4, 2)
+    model.load_state_dict({"weight": torch.ones(2, 4)}, strict=False, assign=True)
+    model(torch.ones(1, 4))
+
+def test_to_empty_partial():
+    import torch
+    with torch.device("meta"):
+        model = torch.nn.Linear(4, 2)
+    model.to_empty(device="cpu")
+    model.load_state_dict({"weight": torch.ones(2, 4)}, strict=False)
+    model(torch.ones(1, 4))
+
+def test_accelerate_restored():
+    import accelerate
+    import accelerate.big_modeling
+    assert accelerate.init_on_device is accelerate.big_modeling.init_on_device
+"""
+    )
+    result = pytester.runpytest_subprocess("--check-init", "-p", "no:randomly")
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines(["*test_accelerate_partial*", "*still on the meta device*"])
+    result.stdout.fnmatch_lines(["*test_to_empty_partial*", "*bias*never written*"])
+
+
+@needs["lightning"]
+@needs["xdist"]
+def test_lightning_imported_inside_tests_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(LATE_FABRIC.replace('    assert "lightning" not in sys.modules\n', ""))
+    result = pytester.runpytest_subprocess("--check-init", "-n", "2")
+    result.assert_outcomes(passed=3, failed=2)
+    result.stdout.fnmatch_lines(["*4 models verified, 16 tensors tracked, 2 failed"])
