@@ -7,7 +7,7 @@ project index, configuration, suppression comments and ordering.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +20,7 @@ from initlint.lint.index import ProjectIndex
 from initlint.lint.rules import ALL_RULES, ClassRule
 from initlint.lint.summary import FileSummary, Finding
 
-__all__ = ["LintResult", "lint_paths", "Project"]
+__all__ = ["LintResult", "lint_paths", "lint_file", "Project"]
 
 _PARALLEL_FROM = 24  # fewer files than this are analysed in-process: workers cost more than they save
 
@@ -62,6 +62,10 @@ class Project:
     The files given on the command line are analysed first (in worker processes when there are many);
     another file of the project is read only when a class of those inherits from a class it defines
     or re-exports.
+
+    An editor's unsaved buffers are *overlays*: a file with one is analysed from that text instead of
+    the disk (and never cached). A long-lived project (the language server's) calls ``forget_changed``
+    before each run so that files edited on disk meanwhile are read again.
     """
 
     def __init__(self, config: Config, targets: Iterable[Path] = (), cache: bool = True, jobs: int = 1) -> None:
@@ -71,6 +75,31 @@ class Project:
         self._summaries: dict[Path, FileSummary] = {}
         self._by_module: dict[str, Path] | None = None
         self._targets = list(targets)
+        self._overlays: dict[Path, str] = {}
+        self._stamps: dict[Path, tuple[int, int]] = {}  # size and mtime of each file read from disk
+
+    def set_overlays(self, overlays: Mapping[Path, str]) -> None:
+        """Analyse these files from the given texts (unsaved buffers) instead of the disk; a file whose
+        overlay is dropped or changed is read again."""
+        wanted = {absolute(path): text for path, text in overlays.items()}
+        for key in set(self._overlays) | set(wanted):
+            if self._overlays.get(key) != wanted.get(key):
+                self._summaries.pop(key, None)
+                if self._by_module is not None and key in wanted:
+                    self._by_module.setdefault(module_name(key)[0], key)
+        self._overlays = wanted
+
+    def forget_changed(self) -> None:
+        """Forget the summaries of files whose size or modification time changed since they were read."""
+        for key, stamp in list(self._stamps.items()):
+            try:
+                stat = key.stat()
+                now: tuple[int, int] | None = (stat.st_size, stat.st_mtime_ns)
+            except OSError:
+                now = None
+            if now != stamp:
+                self._summaries.pop(key, None)
+                del self._stamps[key]
 
     def analyze(self, paths: list[Path], need_classes: bool = False) -> None:
         """Make sure every path has a summary: from the cache, else analysed (in parallel if many)."""
@@ -80,10 +109,18 @@ class Project:
             known = self._summaries.get(key)
             if known is not None and (known.parsed or not need_classes):
                 continue
+            if key in self._overlays:
+                module, is_package = module_name(key)
+                self._summaries[key] = analyze_source(
+                    self._overlays[key], str(key), module, is_package, frozenset(self.config.extra_optimizers), True
+                )
+                continue
             try:
                 stat = key.stat()
             except OSError:
                 stat = None
+            else:
+                self._stamps[key] = (stat.st_size, stat.st_mtime_ns)
             cached, known_hash = self.cache.lookup(key, stat) if stat is not None else (None, None)
             if cached is not None and (cached.parsed or not need_classes):
                 self._summaries[key] = cached
@@ -120,7 +157,7 @@ class Project:
         """The summary, classes included, of a module of the project by dotted name."""
         if self._by_module is None:
             self._by_module = dict(_modules_under(self.config.root))
-            self._by_module.update((module_name(path)[0], absolute(path)) for path in self._targets)
+            self._by_module.update((module_name(path)[0], absolute(path)) for path in [*self._targets, *self._overlays])
         path = self._by_module.get(module)
         return self.summary(path, need_classes=True) if path is not None else None
 
@@ -156,26 +193,42 @@ def lint_paths(
     project = Project(config, targets, cache=cache, jobs=jobs)
     project.analyze(targets)
     index = project.index()
-    class_rules = [rule() for rule in ALL_RULES if issubclass(rule, ClassRule) and config.enabled(rule.code)]
+    class_rules = _class_rules(config)
     findings: list[Finding] = []
     for path in targets:
-        summary = project.summary(path)
-        if summary.skip_file:
-            continue
-        shown = str(path)
-        found = [replace(f, path=shown) for f in summary.findings]
-        for cls in summary.classes:
-            if not cls.tensors:
-                continue
-            view = index.view(cls)
-            for rule in class_rules:
-                found += [
-                    Finding(shown, cls.line, cls.col, rule.code, message, cls.line, cls.col + 5, cls.fixes.get(rule.code))
-                    for message in rule.check(view)
-                ]
-        findings += _kept(found, summary, config)
+        findings += _findings_in(project, index, class_rules, path)
     project.cache.save()
     return LintResult(sorted(findings), len(targets))
+
+
+def lint_file(project: Project, path: Path) -> list[Finding]:
+    """The findings of one file of ``project`` (from its overlay, if it has one), as ``lint_paths``
+    reports them; the language server's entry point."""
+    project.analyze([path])
+    return sorted(_findings_in(project, project.index(), _class_rules(project.config), path))
+
+
+def _class_rules(config: Config) -> list[ClassRule]:
+    return [rule() for rule in ALL_RULES if issubclass(rule, ClassRule) and config.enabled(rule.code)]
+
+
+def _findings_in(project: Project, index: ProjectIndex, class_rules: list[ClassRule], path: Path) -> list[Finding]:
+    """One analysed file's findings: its own, its classes' judged with the project index, filtered."""
+    summary = project.summary(path)
+    if summary.skip_file:
+        return []
+    shown = str(path)
+    found = [replace(f, path=shown) for f in summary.findings]
+    for cls in summary.classes:
+        if not cls.tensors:
+            continue
+        view = index.view(cls)
+        for rule in class_rules:
+            found += [
+                Finding(shown, cls.line, cls.col, rule.code, message, cls.line, cls.col + 5, cls.fixes.get(rule.code))
+                for message in rule.check(view)
+            ]
+    return _kept(found, summary, project.config)
 
 
 def _kept(findings: list[Finding], summary: FileSummary, config: Config) -> list[Finding]:
