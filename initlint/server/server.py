@@ -42,7 +42,8 @@ class InitlintServer(LanguageServer):
         super().__init__("initlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self.session = Session(cache=cache)
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="initlint-analysis")
-        self.results: dict[str, tuple[Document, list[Finding]]] = {}
+        self.results: dict[str, tuple[Document, int, list[Finding]]] = {}  # with the generation they are of
+        self.generation = 0  # counts the changes to any buffer or file, which may change any document's findings
         self.dirty: dict[str, None] = {}  # documents to analyse at the next quiet moment, in order
         self.pending: asyncio.Task[None] | None = None
         self.reported_errors: set[str] = set()
@@ -81,8 +82,10 @@ class InitlintServer(LanguageServer):
     async def findings(self, document: Document) -> list[Finding] | None:
         """The findings of this version of a document (remembered); ``None`` if its analysis failed."""
         known = self.results.get(document.uri)
-        if known is not None and known[0].version == document.version and known[0].text == document.text:
-            return known[1]
+        generation = self.generation
+        if known is not None and known[1] == generation and (known[0].version, known[0].text) == (
+                document.version, document.text):
+            return known[2]
         path = _path(document.uri)
         assert path is not None
         buffers = {**self.buffers(), path: document.text}
@@ -94,7 +97,7 @@ class InitlintServer(LanguageServer):
         except Exception:  # a bug of ours must cost this document its diagnostics, not the server
             self.log(f"initlint: analysing {path} failed; please report this:\n{traceback.format_exc()}")
             return None
-        self.results[document.uri] = (document, found)
+        self.results[document.uri] = (document, generation, found)
         return found
 
     async def fixed_text(self, document: Document) -> str | None:
@@ -110,6 +113,7 @@ class InitlintServer(LanguageServer):
 
     def mark(self, uris: list[str], delay: float) -> None:
         """Analyse these documents (then every other open one) once nothing changed for ``delay`` seconds."""
+        self.generation += 1
         for uri in [*uris, *self.workspace.text_documents]:
             self.dirty.setdefault(uri)
         if self.pending is not None:
