@@ -39,7 +39,8 @@ class InitlintServer(LanguageServer):
     """The language server and what it remembers: the last findings of each open document."""
 
     def __init__(self, cache: bool = True) -> None:
-        super().__init__("initlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
+        # Incremental: clients may send ranges or whole texts, pygls applies either.
+        super().__init__("initlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.session = Session(cache=cache)
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="initlint-analysis")
         self.results: dict[str, tuple[Document, int, list[Finding]]] = {}  # with the generation they are of

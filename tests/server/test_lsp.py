@@ -105,7 +105,7 @@ def test_initialize_answers_the_capabilities(project: Path) -> None:
     finally:
         client.close()
     capabilities = result["capabilities"]
-    assert capabilities["textDocumentSync"] == {"openClose": True, "change": 1, "save": True}
+    assert capabilities["textDocumentSync"] == {"openClose": True, "change": 2, "save": True}
     assert capabilities["codeActionProvider"]["codeActionKinds"] == ["quickfix", "source.fixAll.initlint"]
     assert capabilities["positionEncoding"] == "utf-16"
     assert result["serverInfo"]["name"] == "initlint"
@@ -122,6 +122,18 @@ def test_broken_module_is_reported_at_its_class_line_and_clears_when_fixed(clien
     client.change(path, FIXED, version=2)
     assert client.diagnostics(path, version=2) == []
     assert path.read_text() == BROKEN  # the unsaved text was linted, the file left alone
+
+
+def test_incremental_changes_are_applied(client: LspClient, project: Path) -> None:
+    path = project / "scale.py"
+    client.open(path)
+    assert [d["code"] for d in client.diagnostics(path, version=1)] == ["INI001"]
+    client.notify("textDocument/didChange", {
+        "textDocument": {"uri": uri(path), "version": 2},
+        "contentChanges": [{"range": {"start": {"line": 4, "character": 23}, "end": {"line": 4, "character": 23}},
+                            "text": "  # noqa: INI001"}],
+    })
+    assert client.diagnostics(path, version=2) == []
 
 
 def test_quick_fix_moves_the_optimizer_after_the_setup(client: LspClient, project: Path) -> None:
