@@ -4,7 +4,8 @@ Diagnostics are pushed (``textDocument/publishDiagnostics``, with the document v
 change (the unsaved text, debounced) and on save, for every open Python document of the project that
 changed, since an edit to a base class in one buffer changes the findings of its subclasses in
 another. Code actions carry their edits. All analysis runs in one worker thread, in order; a failure
-analysing one document is logged and answered with no diagnostics, never with the server's death.
+analysing one document is logged (``window/logMessage``, with the traceback) and leaves that document's
+diagnostics as they were, never costing the server its life.
 """
 
 from __future__ import annotations
