@@ -10,11 +10,16 @@ import os
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import click
 
 from initlint.__about__ import __version__
 from initlint.config import ConfigError, find_project_root, load_config
 from initlint.lint.formats import FORMATS, format_statistics, format_text
+
+if TYPE_CHECKING:
+    from initlint.lint.noqa import NoqaRun
 
 __all__ = ["main", "cli"]
 
@@ -58,6 +63,8 @@ def cli() -> None:
 @click.option("--unsafe-fixes", is_flag=True,
               help="Also apply fixes that may change behaviour (with --fix/--diff); mark them [*].")
 @click.option("--diff", is_flag=True, help="Print the fixes as a diff without writing; exit 1 if there are any.")
+@click.option("--add-noqa", is_flag=True,
+              help="Add `# noqa: CODE` to every reported line (to adopt initlint on a codebase with findings).")
 def check(
     paths: tuple[Path, ...],
     output_format: str,
@@ -71,14 +78,24 @@ def check(
     fix: bool,
     unsafe_fixes: bool,
     diff: bool,
+    add_noqa: bool,
 ) -> None:
     """Lint PATHS (default: the current folder)."""
     from initlint.lint.engine import lint_paths  # imported here: `initlint --help` and `rule` need neither
 
     targets = list(paths) or [Path(".")]
     workers = jobs or os.cpu_count() or 1
+    if add_noqa and (fix or diff):
+        click.echo("initlint: error: --add-noqa cannot be combined with --fix or --diff; run them one after "
+                   "the other", err=True)
+        sys.exit(2)
     try:
         config = load_config(find_project_root(targets)).with_cli(_codes(select), _codes(ignore))
+        if add_noqa:
+            from initlint.lint.noqa import add_noqa_paths
+
+            _report_noqa(add_noqa_paths(targets, config, force_exclude=force_exclude, cache=not no_cache,
+                                        jobs=workers))
         if fix or diff:
             from initlint.lint.fixer import fix_paths
 
@@ -115,6 +132,17 @@ def check(
     sys.exit(1 if result.findings and not exit_zero else 0)
 
 
+def _report_noqa(run: NoqaRun) -> None:
+    """Say what ``--add-noqa`` did, and exit: 2 if a file could not be written, 1 if findings are left."""
+    for finding, why in run.unsuppressible:
+        click.echo(f"initlint: warning: {finding.path}:{finding.line}: {finding.code} cannot be suppressed with "
+                   f"`# noqa`: {why}; use `per-file-ignores` for this file", err=True)
+    for path, why in run.unwritable.items():
+        click.echo(f"initlint: error: {path}: cannot add the noqa directives: {why}", err=True)
+    click.echo(f"Added {run.added} noqa directive{'s' if run.added != 1 else ''}.", err=True)
+    sys.exit(2 if run.unwritable else 1 if run.unsuppressible else 0)
+
+
 @cli.command()
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
@@ -132,6 +160,19 @@ def rule(code: str | None, show_all: bool) -> None:
         click.echo(f"initlint: error: unknown rule code {code!r} (known: {', '.join(RULES_BY_CODE)})", err=True)
         sys.exit(2)
     click.echo(explain(rule_class), nl=False)
+
+
+@cli.command()
+def server() -> None:
+    """Run the language server on stdin/stdout (for editors; needs `pip install "initlint[lsp]"`)."""
+    try:
+        from initlint.server import serve
+        import pygls  # noqa: F401  (the extra is checked before the protocol starts)
+    except ImportError as exc:
+        click.echo(f"initlint: error: `initlint server` needs the lsp extra ({exc}): pip install \"initlint[lsp]\"",
+                   err=True)
+        sys.exit(2)
+    serve()
 
 
 def main() -> None:

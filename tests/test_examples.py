@@ -36,6 +36,20 @@ def test_runtime_demo_prints_the_report() -> None:
     )
     assert "missing=['head.weight']" in result.stdout
     assert "head (Linear):" in result.stdout and "never written" in result.stdout
+    assert "Warning" not in result.stderr and "Error" not in result.stderr, result.stderr  # e.g. NumPy's
+
+
+def test_the_readme_install_brings_numpy() -> None:
+    """Without numpy, importing torch warns "Failed to initialize NumPy", which reads as an error: the
+    README's first command installs the runtime extra, which brings numpy."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert any(requirement.startswith("numpy") for requirement in extras["runtime"])
+    assert 'pip install -e ".[runtime]"' in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_transformers_demo_names_the_custom_parameter() -> None:

@@ -7,7 +7,7 @@ project index, configuration, suppression comments and ordering.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,7 @@ from initlint.lint.summary import FileSummary, Finding
 if TYPE_CHECKING:
     from initlint.lint.index import ProjectIndex
 
-__all__ = ["LintResult", "lint_paths", "Project"]
+__all__ = ["LintResult", "lint_paths", "lint_file", "Project"]
 
 _PARALLEL_FROM = 24  # fewer files than this are analysed in-process: workers cost more than they save
 _BINS_PER_WORKER = 16  # work is dealt in this many parcels per worker, largest files first
@@ -71,6 +71,10 @@ class Project:
     another file of the project is read only when a class of those inherits from a class it defines
     or re-exports. What a file's class findings were resolved through is recorded with them, so a
     warm run reuses them until one of those files changes.
+
+    An editor's unsaved buffers are *overlays*: a file with one is analysed from that text instead of
+    the disk, and nothing learnt from it is cached. A long-lived project (the language server's) calls
+    ``forget_changed`` before each run, so that files edited on disk meanwhile are read again.
     """
 
     def __init__(self, config: Config, targets: Iterable[Path | str] = (), cache: bool = True, jobs: int = 1) -> None:
@@ -86,6 +90,36 @@ class Project:
         self._targets = [os.path.abspath(t) for t in targets]
         self._valid_deps: dict[tuple[str, str | None, str | None], bool] = {}
         self._recording: dict[str, tuple[str | None, str | None]] | None = None
+        self._overlays: dict[str, str] = {}
+
+    def set_overlays(self, overlays: Mapping[Path | str, str]) -> None:
+        """Analyse these files from the given texts (unsaved buffers) instead of the disk; a file whose
+        overlay is dropped or changed is read again."""
+        wanted = {os.path.abspath(path): text for path, text in overlays.items()}
+        changed = {key for key in set(self._overlays) | set(wanted) if self._overlays.get(key) != wanted.get(key)}
+        self._overlays = wanted
+        if changed:
+            for key in changed:
+                self._forget(key)
+            self._valid_deps.clear()
+            self._by_module = None
+
+    def forget_changed(self) -> None:
+        """Start a new run of a long-lived project: what the disk says is validated again (by the cache's
+        stat signatures, so unchanged files cost a ``stat``)."""
+        for key in [k for k in self._summaries if k not in self._overlays]:
+            self._forget(key)
+        self._trusted.clear()
+        self._checked.clear()
+        self._valid_deps.clear()
+        self._by_module = None
+
+    def _forget(self, key: str) -> None:
+        self._summaries.pop(key, None)
+        self._analysed.discard(key)
+        self._hashes.pop(key, None)
+        self._trusted.pop(key, None)
+        self._checked.discard(key)
 
     def analyze(self, paths: list[Path] | list[str], need_classes: bool = False) -> None:
         """Make sure every path is known: trusted from the cache, else analysed (in parallel if many)."""
@@ -94,6 +128,9 @@ class Project:
             key = os.path.abspath(path)
             known = self._summaries.get(key)
             if known is not None and (known.parsed or not need_classes):
+                continue
+            if key in self._overlays:
+                self._analyse_overlay(key)
                 continue
             entry = self._trusted.get(key)
             if entry is not None and (entry["parsed"] or not need_classes):
@@ -175,8 +212,21 @@ class Project:
         if self._by_module is None:
             self._by_module = modules_under(self.config.root)
             found = set(self._by_module.values())  # a target found there already claims its own name
-            self._by_module.update((module_of(path)[0], path) for path in self._targets if path not in found)
+            extra = [*self._targets, *self._overlays]
+            self._by_module.update((module_of(path)[0], path) for path in extra if path not in found)
         return self._by_module
+
+    def _analyse_overlay(self, key: str) -> None:
+        from initlint.lint.analyze import analyze_source
+        from initlint.lint.cache import content_hash
+
+        text = self._overlays[key]
+        module, is_package = module_of(key)
+        self._summaries[key] = analyze_source(
+            text, key, module, is_package, frozenset(self.config.extra_optimizers), True
+        )
+        self._analysed.add(key)
+        self._hashes[key] = "overlay:" + content_hash(text.encode("utf-8"))
 
     def index(self) -> ProjectIndex:
         """A class index reading this project's modules."""
@@ -195,7 +245,8 @@ class Project:
     def class_findings(self, path: str, shown: str) -> list[Finding]:
         """The findings of every class rule on the classes of ``path`` (cached with what they depend on)."""
         entry = self._trusted.get(path)
-        if path not in self._analysed and entry is not None and "cf" in entry and self._deps_hold(entry["deps"]):
+        reusable = path not in self._analysed and path not in self._overlays
+        if reusable and entry is not None and "cf" in entry and self._deps_hold(entry["deps"]):
             return findings_of(entry["cf"], shown)
         summary = self.summary(path)
         found: list[Finding] = []
@@ -216,7 +267,8 @@ class Project:
             deps = [[module, *where] for module, where in sorted(self._recording.items())]
         finally:
             self._recording = None
-        self.cache.set_class_findings(path, found, deps)
+        if path not in self._overlays and not any(dep[1] in self._overlays for dep in deps):
+            self.cache.set_class_findings(path, found, deps)  # never what an unsaved buffer made
         return [replace(f, path=shown) for f in found]
 
     def _deps_hold(self, deps: list[list[Any]]) -> bool:
@@ -266,13 +318,26 @@ def lint_paths(
     project.analyze([full for _, full in targets])
     findings: list[Finding] = []
     for shown, full in targets:
-        found, noqa, skip = project.facts(full, shown)
-        if skip:
-            continue
-        found += project.class_findings(full, shown)
-        findings += _kept(found, full, noqa, config)
+        findings += _findings_in(project, full, shown)
     project.cache.save()
     return LintResult(sorted(findings), len(targets))
+
+
+def lint_file(project: Project, path: Path | str) -> list[Finding]:
+    """The findings of one file of ``project`` (from its overlay, if it has one), as ``lint_paths``
+    reports them; the language server's entry point."""
+    key = os.path.abspath(path)
+    project.analyze([key])
+    return sorted(_findings_in(project, key, str(path)))
+
+
+def _findings_in(project: Project, full: str, shown: str) -> list[Finding]:
+    """One analysed file's findings: its own and its classes', filtered by configuration and ``# noqa``."""
+    found, noqa, skip = project.facts(full, shown)
+    if skip:
+        return []
+    found += project.class_findings(full, shown)
+    return _kept(found, full, noqa, project.config)
 
 
 def _kept(findings: list[Finding], path: str, noqa: dict[int, list[str]], config: Config) -> list[Finding]:

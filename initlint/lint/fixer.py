@@ -12,7 +12,7 @@ import ast
 import difflib
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from initlint.lint.engine import LintResult, lint_paths
 from initlint.lint.source import Source
 from initlint.lint.summary import Finding, Fix
 
-__all__ = ["apply_fixes", "write_atomic", "FixRun", "fix_paths", "MAX_PASSES"]
+__all__ = ["apply_fixes", "fix_text", "write_atomic", "FixRun", "fix_paths", "MAX_PASSES"]
 
 MAX_PASSES = 5  # a fix can make room for another (ruff loops likewise); five is more than any case we know
 
@@ -51,6 +51,34 @@ def apply_fixes(text: str, fixes: Sequence[Fix]) -> tuple[str, list[Fix]]:
         at = end
     pieces.append(text[at:])
     return "".join(pieces), applied
+
+
+def fix_text(text: str, lint: Callable[[str], list[Finding]], unsafe: bool = False) -> tuple[str, list[Finding]]:
+    """The lint-fix loop on one text that is not written anywhere (an editor's "fix all").
+
+    Args:
+        lint: the findings of a version of the text.
+
+    Returns the fixed text (never one that CPython cannot parse) and the findings fixed.
+    """
+    fixed: list[Finding] = []
+    for _ in range(MAX_PASSES):
+        done = {(f.code, f.message) for f in fixed}  # a fix that did not resolve its finding runs once
+        findings = [f for f in lint(text) if f.fix is not None and f.fix.applies(unsafe) and (f.code, f.message) not in done]
+        new_text, applied = apply_fixes(text, [f.fix for f in findings if f.fix is not None])
+        if not applied or not _parses(new_text):
+            break
+        fixed += [f for f in findings if f.fix in applied]
+        text = new_text
+    return text, fixed
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -155,9 +183,7 @@ def _fix_file(
     new_text, applied = apply_fixes(text, fixes)
     if not applied:
         return False
-    try:
-        ast.parse(new_text)
-    except (SyntaxError, ValueError):
+    if not _parses(new_text):
         run.refused.append(str(path))
         return False
     if write:

@@ -52,7 +52,7 @@ def test_readme_has_exactly_the_two_setup_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = [line for line in readme.splitlines() if line.startswith("pip install")]
     assert commands == [
-        "pip install -e . torch==2.13.0 && initlint examples/; python examples/runtime_demo.py",
+        'pip install -e ".[runtime]" torch==2.13.0 && initlint examples/; python examples/runtime_demo.py',
         TEST_COMMAND,
     ]
     assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text(encoding="utf-8")  # CI runs the README's command
