@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from initlint.__about__ import __version__
-from initlint.config import ConfigError, find_project_root, load_config
+from initlint.config import INIT_PROTOCOLS, ConfigError, find_project_root, load_config
 from initlint.lint.engine import lint_paths
 from initlint.lint.explain import explain
 from initlint.lint.fixer import fix_paths
@@ -62,6 +62,9 @@ def cli() -> None:
 @click.option("--unsafe-fixes", is_flag=True,
               help="Also apply fixes that may change behaviour (with --fix/--diff); mark them [*].")
 @click.option("--diff", is_flag=True, help="Print the fixes as a diff without writing; exit 1 if there are any.")
+@click.option("--init-protocol", type=click.Choice(list(INIT_PROTOCOLS)), default=None,
+              help="How classes are initialized: `auto` (Hugging Face `_init_weights`, root init methods, "
+                   "`reset_parameters`) or `reset_parameters` only [default: configured, else auto].")
 def check(
     paths: tuple[Path, ...],
     output_format: str,
@@ -75,12 +78,13 @@ def check(
     fix: bool,
     unsafe_fixes: bool,
     diff: bool,
+    init_protocol: str | None,
 ) -> None:
     """Lint PATHS (default: the current folder)."""
     targets = list(paths) or [Path(".")]
     workers = jobs or os.cpu_count() or 1
     try:
-        config = load_config(find_project_root(targets)).with_cli(_codes(select), _codes(ignore))
+        config = load_config(find_project_root(targets)).with_cli(_codes(select), _codes(ignore), init_protocol)
         if fix or diff:
             run = fix_paths(targets, config, unsafe=unsafe_fixes, write=not diff, force_exclude=force_exclude,
                             cache=not no_cache, jobs=workers)

@@ -24,7 +24,7 @@ from initlint.lint.torch_table import TORCH_VERSION
 __all__ = ["SummaryCache", "content_hash", "CACHE_DIR"]
 
 CACHE_DIR = ".initlint_cache"
-_FORMAT = 2  # 2: findings and classes carry fixes
+_FORMAT = 3  # 2: findings and classes carry fixes; 3: init-protocol facts
 
 
 def content_hash(data: bytes) -> str:

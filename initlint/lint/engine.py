@@ -17,6 +17,7 @@ from initlint.lint.analyze import analyze_source, read_source
 from initlint.lint.cache import SummaryCache, content_hash
 from initlint.lint.discovery import SKIP_DIRS, SUFFIXES, absolute, discover, module_name, relative
 from initlint.lint.index import ProjectIndex
+from initlint.lint.protocols.judge import Protocols
 from initlint.lint.rules import ALL_RULES, ClassRule
 from initlint.lint.summary import FileSummary, Finding
 
@@ -131,7 +132,7 @@ class Project:
 
 def _settings(config: Config) -> str:
     """What besides a file's content changes its summary."""
-    return repr(sorted(config.extra_optimizers))
+    return repr((sorted(config.extra_optimizers), config.init_protocol))
 
 
 def _modules_under(root: Path) -> Iterator[tuple[str, Path]]:
@@ -156,6 +157,8 @@ def lint_paths(
     project = Project(config, targets, cache=cache, jobs=jobs)
     project.analyze(targets)
     index = project.index()
+    index.protocols = Protocols(index, [project.summary(path) for path in targets], config.init_protocol,
+                                config.init_methods)
     class_rules = [rule() for rule in ALL_RULES if issubclass(rule, ClassRule) and config.enabled(rule.code)]
     findings: list[Finding] = []
     for path in targets:
@@ -167,7 +170,7 @@ def lint_paths(
         for cls in summary.classes:
             if not cls.tensors:
                 continue
-            view = index.view(cls)
+            view = index.view(cls, summary.module)
             for rule in class_rules:
                 found += [
                     Finding(shown, cls.line, cls.col, rule.code, message, cls.line, cls.col + 5, cls.fixes.get(rule.code))
