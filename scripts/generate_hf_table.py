@@ -33,7 +33,7 @@ Regenerate with ``python scripts/generate_hf_table.py`` (from transformers {vers
 
 TRANSFORMERS_VERSION = {version!r}
 
-PRETRAINED_BASES = frozenset({bases!r})
+PRETRAINED_BASES = frozenset({{{bases}}})
 
 BASE_INIT_WEIGHTS: list = '''
 BASES = ("transformers.PreTrainedModel", "transformers.modeling_utils.PreTrainedModel")
@@ -59,7 +59,7 @@ def base_dispatch() -> list:
 def render() -> str:
     """The text of the table module."""
     version = importlib.metadata.version("transformers")
-    header = HEADER.format(version=version, bases=set(BASES))
+    header = HEADER.format(version=version, bases=", ".join(repr(b) for b in sorted(BASES)))
     return header + pprint.pformat(base_dispatch(), width=110) + "\n"
 
 

@@ -206,7 +206,7 @@ class _Reader:
         if last in _READERS:
             return []
         if arguments and self._is_module(arguments[0]):
-            return [self._helper(func, last)] if callee else []
+            return [self._helper(func, last or func.attr)] if isinstance(func, ast.Attribute) or callee else []
         if last.endswith("_") and arguments:  # init.normal_(module.weight), trunc_normal_(module.weight)
             attribute = self._attribute(arguments[0])
             return [["write", attribute]] if attribute is not None else []

@@ -50,15 +50,16 @@ def _class_facts(node: ast.ClassDef, table: ImportTable) -> dict[str, Any]:
     builds: list[str] = []
     dispatches: dict[str, Any] = {}
     applies: dict[str, Any] = {}
-    for method in node.body:
-        if not isinstance(method, _FUNCTIONS):
-            continue
-        positional = [*method.args.posonlyargs, *method.args.args]
+    methods = [m for m in node.body if isinstance(m, _FUNCTIONS)]
+    # a class with one dispatch may hand the module to any of its methods (``self._init_bias(module)``)
+    dispatching = any(len(_positional(m)) >= 2 and _dispatches_over(m, _positional(m)[1].arg) for m in methods)
+    for method in methods:
+        positional = _positional(method)
         self_name = positional[0].arg if positional else "self"
         attributes.update(_self_attributes(method, self_name))
         if method.name == "__init__":
             builds = _builds(method, table)
-        if len(positional) >= 2 and _dispatches_over(method, positional[1].arg):
+        if dispatching and len(positional) >= 2 and method.name != "__init__":
             dispatch = read_dispatch(method, table, method=True)
             if dispatch is not None:  # an empty one too: an override that writes nothing
                 dispatches[method.name] = dispatch
@@ -71,6 +72,10 @@ def _class_facts(node: ast.ClassDef, table: ImportTable) -> dict[str, Any]:
         if value:
             facts[key] = value
     return facts
+
+
+def _positional(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
+    return [*node.args.posonlyargs, *node.args.args]
 
 
 def _function_facts(node: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable) -> dict[str, Any]:

@@ -9,8 +9,7 @@ TRANSFORMERS_VERSION = '5.24.0'
 
 PRETRAINED_BASES = frozenset({'transformers.PreTrainedModel', 'transformers.modeling_utils.PreTrainedModel'})
 
-BASE_INIT_WEIGHTS: list = [['if', [[['?'], []], [['?'], []], [['?'], []]], []],
- ['if',
+BASE_INIT_WEIGHTS: list = [['if',
   [[['isinstance',
      ['torch.nn.Linear',
       'torch.nn.Conv1d',
@@ -20,7 +19,7 @@ BASE_INIT_WEIGHTS: list = [['if', [[['?'], []], [['?'], []], [['?'], []]], []],
       'torch.nn.ConvTranspose2d']],
     [['if', [[['has', 'weight'], [['write', 'weight']]]], []],
      ['if', [[['has', 'bias'], [['write', 'bias']]]], []]]],
-   [['isinstance', ['torch.nn.LSTM']], [['all', 'parameter'], ['if', [[['?'], []], [['?'], []]], []]]],
+   [['isinstance', ['torch.nn.LSTM']], [['all', 'parameter']]],
    [['isinstance', ['torch.nn.Embedding']],
     [['write', 'weight'],
      ['if', [[['and', [['has', 'padding_idx'], ['not', ['?']]]], [['write', 'weight']]]], []]]],

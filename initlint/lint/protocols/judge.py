@@ -129,7 +129,8 @@ class Protocols:
                 continue
             for built in summary.protocol.get("builds", ()):
                 child = lookup(self.index, built, self.cache)
-                if child.summary is not None:
+                # a sub-model (a PreTrainedModel inside a PreTrainedModel) is initialized by its own family
+                if child.summary is not None and not child.names() & PRETRAINED_BASES:
                     members |= self._closure(child)
         self._closures[known.name] = frozenset(members)
         return self._closures[known.name]
@@ -257,5 +258,8 @@ class Protocols:
         return None
 
     def _path(self, module: str) -> str:
+        """The file of a module, relative to the project (``pkg/sub/mod.py``)."""
         summary = self.index.module(module)
-        return summary.path if summary is not None else module
+        if summary is None or summary.path.endswith("__init__.py"):
+            return module.replace(".", "/") + "/__init__.py"
+        return module.replace(".", "/") + ".py"

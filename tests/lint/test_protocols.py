@@ -1,0 +1,214 @@
+"""Init protocols across files: Hugging Face families, root init methods, and the choice between them."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from initlint.cli import cli
+from initlint.config import ConfigError, load_config
+from initlint.lint.engine import _settings
+
+from .helpers import lint_tree
+
+LAYERS = """\
+import torch
+from torch import nn
+
+
+class Scale(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(dim))
+
+
+class Inner(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(dim))
+
+
+class Outer(nn.Module):  # builds Inner: reachable from a model that builds Outer
+    def __init__(self, dim):
+        super().__init__()
+        self.inner = Inner(dim)
+"""
+
+MODEL = """\
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+
+from pkg.layers import Outer, Scale
+
+
+class TinyPreTrainedModel(PreTrainedModel):
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, Scale):
+            init.ones_(module.scale)
+
+
+class TinyModel(TinyPreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.scale = Scale(4)
+        self.outer = Outer(4)
+"""
+
+
+def codes(findings) -> list[tuple[str, str, str]]:
+    return sorted((Path(f.path).name, f.code, f.message.split("`")[1]) for f in findings)
+
+
+def test_a_family_covers_the_classes_it_imports_and_builds(tmp_path: Path) -> None:
+    files = {"pkg/__init__.py": "", "pkg/layers.py": LAYERS, "pkg/model.py": MODEL}
+    found = lint_tree(tmp_path, files)
+    # Scale is written by the family's branch; Inner (built by Outer) by no branch of it
+    assert codes(found) == [("layers.py", "INI004", "Inner")]
+    assert "`TinyPreTrainedModel._init_weights` (pkg/model.py)" in found[0].message
+
+
+def test_reset_parameters_protocol_keeps_todays_findings(tmp_path: Path) -> None:
+    files = {"pkg/__init__.py": "", "pkg/layers.py": LAYERS, "pkg/model.py": MODEL}
+    found = lint_tree(tmp_path, files, init_protocol="reset_parameters")
+    assert codes(found) == [("layers.py", "INI001", "Inner"), ("layers.py", "INI001", "Scale")]
+
+
+def test_a_sub_model_is_initialized_by_its_own_family(tmp_path: Path) -> None:
+    sub = MODEL.replace("Tiny", "Sub")
+    outer = """\
+from transformers import PreTrainedModel
+
+from pkg.sub import SubModel
+
+
+class WrapperPreTrainedModel(PreTrainedModel):
+    def _init_weights(self, module):
+        pass  # writes nothing: SubModel's modules are initialized by SubPreTrainedModel
+
+
+class Wrapper(WrapperPreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.sub = SubModel(config)
+"""
+    files = {"pkg/__init__.py": "", "pkg/layers.py": LAYERS, "pkg/sub.py": sub, "pkg/wrapper.py": outer}
+    assert codes(lint_tree(tmp_path, files)) == [("layers.py", "INI004", "Inner")]
+
+
+def test_class_name_tests_and_guards(tmp_path: Path) -> None:
+    source = """\
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+
+class FancyRMSNorm(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.offset = nn.Parameter(torch.zeros(dim))
+
+
+class Model(PreTrainedModel):
+    def _init_weights(self, module):
+        if "RMSNorm" in module.__class__.__name__:
+            module.weight.data.fill_(1.0)
+            if hasattr(module, "offset"):
+                self._zero(module)
+
+    def _zero(self, module):
+        for p in (module.offset,):
+            p.data.zero_()
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.norm = FancyRMSNorm(4)
+"""
+    assert codes(lint_tree(tmp_path, {"model.py": source})) == []
+
+
+ROOT = """\
+import torch
+from torch import nn
+
+
+class Gain(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(dim))
+        self.shift = nn.Parameter(torch.zeros(dim))
+
+
+class Token(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(dim))
+
+
+def init_weights(module, name=""):
+    if isinstance(module, Gain):
+        nn.init.ones_(module.gain)
+
+
+class Net(nn.Module):
+    def __init__(self, dim=4):
+        super().__init__()
+        self.gain = Gain(dim)
+        self.token = Token(dim)
+        self.init_weights()
+
+    def init_weights(self):
+        self.apply(init_weights)
+"""
+
+
+def test_root_init_methods_are_opt_in(tmp_path: Path) -> None:
+    assert codes(lint_tree(tmp_path, {"net.py": ROOT})) == [("net.py", "INI001", "Gain"), ("net.py", "INI001", "Token")]
+
+
+def test_a_named_root_method_covers_what_its_dispatch_writes(tmp_path: Path) -> None:
+    found = lint_tree(tmp_path, {"net.py": ROOT}, init_methods=("reset_parameters", "init_weights"))
+    assert codes(found) == [("net.py", "INI001", "Token"), ("net.py", "INI002", "Net.init_weights()")]
+    partly = next(f for f in found if f.code == "INI002")
+    assert "`shift`" in partly.message and "`gain`" not in partly.message.split("never initializes")[1]
+
+
+def test_named_apply_with_a_factory(tmp_path: Path) -> None:
+    source = ROOT.replace("        self.apply(init_weights)", "        named_apply(get_init(), self)") + """
+
+def get_init():
+    return partial(init_weights, name="")
+
+
+def named_apply(fn, module):
+    fn(module)
+"""
+    source = "from functools import partial\n" + source
+    found = lint_tree(tmp_path, {"net.py": source}, init_methods=("reset_parameters", "init_weights"))
+    assert sorted(f.code for f in found) == ["INI001", "INI002"]
+
+
+def test_init_protocol_is_configured_and_checked(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.initlint]\ninit-protocol = "reset_parameters"\n')
+    config = load_config(tmp_path)
+    assert config.init_protocol == "reset_parameters"
+    assert config.with_cli(init_protocol="auto").init_protocol == "auto"
+    assert _settings(config) != _settings(dataclasses.replace(config, init_protocol="auto"))  # the cache key
+    (tmp_path / "pyproject.toml").write_text('[tool.initlint]\ninit-protocol = "hf"\n')
+    with pytest.raises(ConfigError, match="init-protocol must be one of 'auto', 'reset_parameters'"):
+        load_config(tmp_path)
+
+
+def test_cli_init_protocol_overrides_the_configuration(tmp_path: Path) -> None:
+    files = {"pkg/__init__.py": "", "pkg/layers.py": LAYERS, "pkg/model.py": MODEL}
+    lint_tree(tmp_path, files)
+    runner = CliRunner()
+    auto = runner.invoke(cli, [str(tmp_path), "--no-cache", "--statistics"])
+    reset = runner.invoke(cli, [str(tmp_path), "--no-cache", "--statistics", "--init-protocol", "reset_parameters"])
+    assert "INI004" in auto.output and "INI001" not in auto.output
+    assert "INI001" in reset.output and "INI004" not in reset.output
