@@ -73,7 +73,12 @@ def _shrink(config, level: int) -> None:
         for key in _DIMS if level >= 2 else ():
             value = getattr(sub, key, None)
             if isinstance(value, int) and value >= 256:
-                setattr(sub, key, value // 4)
+                setattr(sub, key, value // (4 if level == 2 else 16))
+        if level >= 3 and isinstance(getattr(sub, "vocab_size", None), int) and sub.vocab_size > 4096:
+            sub.vocab_size = 4096
+            for key in ("pad_token_id", "bos_token_id", "eos_token_id", "image_token_id", "video_token_id"):
+                if isinstance(getattr(sub, key, None), int) and getattr(sub, key) >= 4096:
+                    setattr(sub, key, 4095 - len(key))
 
 
 def _build(model_type: str, level: int):
@@ -114,7 +119,7 @@ def execute(model_type: str) -> dict:
 
     record: dict = {"family": model_type}
     model, errors = None, []
-    for level in (2, 1, 0):
+    for level in (2, 3, 1, 0):
         try:
             candidate = _build(model_type, level)
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal
@@ -204,11 +209,13 @@ def load(path: Path) -> dict[str, dict]:
     return records
 
 
-def run_all(families: list[str], jobs: int, timeout: int, path: Path) -> None:
+def run_all(families: list[str], jobs: int, timeout: int, path: Path, retry: bool = False) -> None:
     """Execute the families not yet cached, in ``jobs`` worker processes (restarted if one dies)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for _attempt in range(5):
-        todo = [f for f in families if f not in load(path)]
+        done = load(path)
+        todo = [f for f in families if f not in done or (retry and "error" in done[f])]
+        retry = False  # once: a family that fails again keeps its new error
         if not todo:
             return
         # a fixed shuffle: a sweep stopped early is still a uniform sample of the families
@@ -274,6 +281,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=240, help="seconds per family")
     parser.add_argument("--score-only", action="store_true")
+    parser.add_argument("--retry-errors", action="store_true", help="execute again the families that failed")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -285,7 +293,7 @@ def main() -> int:
 
     families = args.only.split(",") if args.only else sorted(MODEL_MAPPING_NAMES)
     if not args.score_only:
-        run_all(families, args.jobs, args.timeout, path)
+        run_all(families, args.jobs, args.timeout, path, args.retry_errors)
     records = {f: r for f, r in load(path).items() if f in families}
     result = score(records, lint_truth_pairs())
     import transformers

@@ -5,6 +5,7 @@ judged later for any class of the project (``evaluate.py``):
 
 - ``["write", "weight"]``: ``module.weight`` is written (``init.normal_(module.weight)``,
   ``module.weight.data.zero_()``, ``module.weight = nn.Parameter(...)``);
+- ``["child", "gate", "weight"]``: ``module.gate.weight`` is written, a tensor of a submodule;
 - ``["all", "parameter"]`` / ``["all", "buffer"]``: a loop over ``module.parameters()`` / ``buffers()``;
 - ``["method", "reset_parameters"]``: ``module.reset_parameters()``, whatever that writes for the class;
 - ``["helper", kind, name]``: the module is handed on: ``self._init(module)`` (kind ``self``),
@@ -24,9 +25,10 @@ from typing import Any
 
 from initlint.lint.names import ImportTable, dotted
 
-__all__ = ["read_dispatch", "strip_tensor", "UNKNOWN"]
+__all__ = ["read_dispatch", "strip_tensor", "UNKNOWN", "DYNAMIC"]
 
 UNKNOWN: list[Any] = ["?"]
+DYNAMIC = "<dynamic>"  # a write through getattr(module, <not a literal>): any dynamically named tensor
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _READERS = frozenset({"isinstance", "hasattr", "getattr", "len", "print", "id", "type"})
 
@@ -55,11 +57,31 @@ class _Reader:
         return isinstance(node, ast.Name) and node.id in self.names
 
     def _attribute(self, node: ast.expr) -> str | None:
-        """``X`` when ``node`` is ``module.X`` (``.data``/subscripts stripped)."""
+        """``X`` when ``node`` is ``module.X`` or ``getattr(module, "X")`` (``.data``/subscripts stripped);
+        ``DYNAMIC`` for ``getattr(module, f"{name}_inv_freq")``."""
         node = strip_tensor(node)
         if isinstance(node, ast.Attribute) and self._is_module(node.value):
             return node.attr
+        if isinstance(node, ast.Call) and dotted(node.func) == "getattr" and len(node.args) >= 2:
+            if self._is_module(node.args[0]):
+                name = node.args[1]
+                return name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else DYNAMIC
         return None
+
+    def _child(self, node: ast.expr) -> tuple[str, str] | None:
+        """``(a, X)`` when ``node`` is ``module.a.X``: a tensor of the submodule ``a``."""
+        node = strip_tensor(node)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute):
+            if self._is_module(node.value.value):
+                return node.value.attr, node.attr
+        return None
+
+    def _written(self, node: ast.expr) -> list[Any]:
+        attribute = self._attribute(node)
+        if attribute is not None:
+            return [["write", attribute]]
+        child = self._child(node)
+        return [["child", *child]] if child is not None else []
 
     def _class_name(self, node: ast.expr) -> bool:
         """``module.__class__.__name__`` or ``type(module).__name__``."""
@@ -184,9 +206,7 @@ class _Reader:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         found = []
         for target in targets:
-            attribute = self._attribute(target)
-            if attribute is not None:
-                found.append(["write", attribute])
+            found += self._written(target)
             if isinstance(target, ast.Name) and node.value is not None and self._is_module(node.value):
                 self.names.add(target.id)  # m = module
         return found
@@ -198,9 +218,10 @@ class _Reader:
             receiver, method = func.value, func.attr
             if self._is_module(receiver):
                 return [] if method.startswith("__") else [["method", method]]
-            attribute = self._attribute(receiver)
-            if attribute is not None and method.endswith("_") and not method.startswith("_"):
-                return [["write", attribute]]  # module.weight.data.normal_()
+            if method.endswith("_") and not method.startswith("_"):
+                written = self._written(receiver)  # module.weight.data.normal_()
+                if written:
+                    return written
         callee = dotted(func) or ""
         last = callee.rpartition(".")[2]
         if last in _READERS:
@@ -208,8 +229,7 @@ class _Reader:
         if arguments and self._is_module(arguments[0]):
             return [self._helper(func, last or func.attr)] if isinstance(func, ast.Attribute) or callee else []
         if last.endswith("_") and arguments:  # init.normal_(module.weight), trunc_normal_(module.weight)
-            attribute = self._attribute(arguments[0])
-            return [["write", attribute]] if attribute is not None else []
+            return self._written(arguments[0])
         return []
 
     def _helper(self, func: ast.expr, last: str) -> list[Any]:

@@ -9,7 +9,7 @@ the linter reports only what no path of the dispatch can write.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from initlint.lint.index import Coverage, ProjectIndex
@@ -32,6 +32,7 @@ class Evaluator:
     subject: Known
     cache: dict[str, Known]
     method_coverage: Callable[[str], Coverage]
+    child_writes: dict[str, set[str]] = field(default_factory=dict)  # submodule attribute -> tensors written
 
     def run(self, steps: list[Any], helpers: Helpers, written: Coverage | None = None, depth: int = 0) -> Coverage:
         """The tensors of the subject that ``steps`` may write."""
@@ -48,6 +49,8 @@ class Evaluator:
                     written.all_parameters = True
                 else:
                     written.all_buffers = True
+            elif kind == "child":
+                self.child_writes.setdefault(step[1], set()).add(step[2])
             elif kind == "method":
                 found = self.method_coverage(step[1])
                 written.names |= found.names

@@ -3,6 +3,7 @@
 For each class (``ClassSummary.protocol``):
 
 - ``attributes``: every ``self.X`` a method assigns (``hasattr`` guards are judged by it);
+- ``children``: attribute -> the class ``__init__`` builds into it (``self.gate = Router(...)``);
 - ``builds``: the classes its ``__init__`` constructs (qualified names; a call of an ``__init__``
   argument counts as a call of its default, ``block_fn=Block``): the module tree;
 - ``dispatches``: method -> dispatch over a module argument (``_init_weights(self, module)``);
@@ -50,6 +51,7 @@ def _class_facts(node: ast.ClassDef, table: ImportTable) -> dict[str, Any]:
     builds: list[str] = []
     dispatches: dict[str, Any] = {}
     applies: dict[str, Any] = {}
+    children: dict[str, str] = {}
     methods = [m for m in node.body if isinstance(m, _FUNCTIONS)]
     # a class with one dispatch may hand the module to any of its methods (``self._init_bias(module)``)
     dispatching = any(len(_positional(m)) >= 2 and _dispatches_over(m, _positional(m)[1].arg) for m in methods)
@@ -59,6 +61,7 @@ def _class_facts(node: ast.ClassDef, table: ImportTable) -> dict[str, Any]:
         attributes.update(_self_attributes(method, self_name))
         if method.name == "__init__":
             builds = _builds(method, table)
+            children = _children(method, self_name, table)
         if dispatching and len(positional) >= 2 and method.name != "__init__":
             dispatch = read_dispatch(method, table, method=True)
             if dispatch is not None:  # an empty one too: an override that writes nothing
@@ -67,7 +70,7 @@ def _class_facts(node: ast.ClassDef, table: ImportTable) -> dict[str, Any]:
         if applied:
             applies[method.name] = applied
     facts: dict[str, Any] = {}
-    for key, value in (("attributes", sorted(attributes)), ("builds", builds),
+    for key, value in (("attributes", sorted(attributes)), ("builds", builds), ("children", children),
                        ("dispatches", dispatches), ("applies", applies)):
         if value:
             facts[key] = value
@@ -150,6 +153,20 @@ def _builds(init: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable) ->
             name = table.qualify(sub.args[0])
         if name is not None and name not in found:
             found.append(name)
+    return found
+
+
+def _children(init: ast.FunctionDef | ast.AsyncFunctionDef, self_name: str, table: ImportTable) -> dict[str, str]:
+    """``self.gate = Router(...)`` in ``__init__``: attribute -> the class built into it."""
+    found: dict[str, str] = {}
+    for sub in ast.walk(init):
+        if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call) and len(sub.targets) == 1:
+            target = sub.targets[0]
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == self_name:
+                if (dotted(sub.value.func) or "").rpartition(".")[2][:1].isupper():
+                    qualified = table.qualify(sub.value.func)
+                    if qualified is not None:
+                        found[target.attr] = qualified
     return found
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from initlint.lint.index import Coverage, ProjectIndex
 from initlint.lint.protocols.classes import Known, ancestry, lookup
+from initlint.lint.protocols.dispatch import DYNAMIC
 from initlint.lint.protocols.evaluate import Evaluator, Helpers
 from initlint.lint.protocols.hf_table import BASE_INIT_WEIGHTS, PRETRAINED_BASES
 from initlint.lint.summary import FileSummary, TensorDef
@@ -50,14 +51,19 @@ class Verdict:
         """label -> the tensors that initializer leaves unwritten."""
         found: dict[str, list[str]] = {}
         for judged in self.judged:
-            names = [t.name for t in tensors if not judged.coverage.covers(t)]
+            names = [t.name for t in tensors if not _covers(judged.coverage, t)]
             if names:
                 found[judged.label] = names
         return found
 
     def covered(self, tensors: Iterable[TensorDef]) -> list[str]:
         """The tensors every initializer writes."""
-        return [t.name for t in tensors if all(j.coverage.covers(t) for j in self.judged)]
+        return [t.name for t in tensors if all(_covers(j.coverage, t) for j in self.judged)]
+
+
+def _covers(coverage: Coverage, tensor: TensorDef) -> bool:
+    # a tensor registered under a computed name is written by a write through a computed getattr
+    return coverage.covers(tensor) or (tensor.name.startswith("<") and DYNAMIC in coverage.names)
 
 
 @dataclass
@@ -172,7 +178,29 @@ class Protocols:
             for label, steps, helpers in self._initializers(root):
                 if label not in judged:
                     judged[label] = Judged(label, evaluator.run(steps, helpers))
+        if any(not all(_covers(j.coverage, t) for t in view.tensors) for j in judged.values()):
+            self._through_parents(subject, roots, judged)
         return list(judged.values())
+
+    def _through_parents(self, subject: Known, roots: list[_Root], judged: dict[str, Judged]) -> None:
+        """Add what a branch for a parent writes into the subject (``init.normal_(module.gate.weight)``)."""
+        members = set().union(*(self._closure(r.known) | self._members_of_file(r.known.module) for r in roots))
+        for name in sorted(members):
+            parent = self.cache.get(name)
+            if parent is None or parent.summary is None:
+                continue
+            attributes = [a for a, built in parent.summary.protocol.get("children", {}).items()
+                          if lookup(self.index, built, self.cache).name == subject.name]
+            if not attributes:
+                continue
+            evaluator = Evaluator(self.index, parent, self.cache, lambda _: Coverage())
+            for root in roots:
+                for label, steps, helpers in self._initializers(root):
+                    if label in judged:
+                        evaluator.child_writes = {}
+                        evaluator.run(steps, helpers)
+                        for attribute in attributes:
+                            judged[label].coverage.names |= evaluator.child_writes.get(attribute, set())
 
     def _initializers(self, root: _Root) -> list[tuple[str, list[Any], Helpers]]:
         """(label, dispatch, helpers) of what runs over the root's tree."""
