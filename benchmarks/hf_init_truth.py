@@ -233,8 +233,8 @@ def run_all(families: list[str], jobs: int, timeout: int, path: Path, retry: boo
 _TENSOR = re.compile(r"(?:parameter|buffer) (`[^`]+`|<[^>]*>)")
 
 
-def lint_truth_pairs() -> set[tuple[str, str, str]]:
-    """INI004's (file, class, attribute) on the installed transformers."""
+def lint_truth_pairs(paths: list[str] | None = None) -> set[tuple[str, str, str]]:
+    """INI004's (file, class, attribute) on the installed transformers (or on ``paths`` inside it)."""
     import transformers
 
     from initlint.config import Config
@@ -243,7 +243,7 @@ def lint_truth_pairs() -> set[tuple[str, str, str]]:
     site = Path(transformers.__file__).parent.parent
     # modular_*.py are the sources transformers generates modeling files from: never imported, never run
     config = Config(root=site, select=("INI004",), exclude=("modular_*.py",))
-    result = lint_paths([site / "transformers"], config, jobs=2)
+    result = lint_paths([site / p for p in paths or ["transformers"]], config, jobs=2)
     found = set()
     for finding in result.findings:
         cls = finding.message.split("`")[1]
