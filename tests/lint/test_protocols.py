@@ -212,3 +212,46 @@ def test_cli_init_protocol_overrides_the_configuration(tmp_path: Path) -> None:
     reset = runner.invoke(cli, [str(tmp_path), "--no-cache", "--statistics", "--init-protocol", "reset_parameters"])
     assert "INI004" in auto.output and "INI001" not in auto.output
     assert "INI001" in reset.output and "INI004" not in reset.output
+
+
+def test_writes_through_a_submodule_and_computed_names(tmp_path: Path) -> None:
+    source = """\
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+
+
+class Router(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n, n))
+
+
+class Rotary(nn.Module):
+    def __init__(self, kinds):
+        super().__init__()
+        for kind in kinds:
+            self.register_buffer(f"{kind}_inv_freq", torch.ones(4), persistent=False)
+
+
+class Moe(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.gate = Router(n)
+        self.rotary = Rotary(["full"])
+
+
+class Model(PreTrainedModel):
+    def _init_weights(self, module):
+        if isinstance(module, Moe):
+            init.normal_(module.gate.weight)  # the parent's branch writes the router's weight
+        elif isinstance(module, Rotary):
+            for kind in ("full",):
+                init.copy_(getattr(module, f"{kind}_inv_freq"), torch.ones(4))
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.moe = Moe(4)
+"""
+    assert codes(lint_tree(tmp_path, {"model.py": source})) == []
