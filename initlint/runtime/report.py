@@ -214,7 +214,7 @@ def _advice(failures: list[TensorRecord]) -> list[str]:
             "Likely cause: the checkpoint lacks these keys (load_state_dict(strict=False) returns them in "
             "missing_keys; check for renamed keys), and nothing initialized them: the module's reset_parameters() "
             "or, for a transformers model, its _init_weights() does not write them (run `initlint` on its source: "
-            "INI001/INI002/INI004)."
+            "INI001/INI002)."
         )
         lines.append(
             "Next step: load a checkpoint that has them, or initialize them after loading "
