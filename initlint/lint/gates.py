@@ -13,7 +13,7 @@ import ast
 from initlint.lint import known
 from initlint.lint.names import ImportTable
 
-__all__ = ["builds_under_empty_init"]
+__all__ = ["builds_under_empty_init", "builds_optimizer_and_sets_up"]
 
 _CONTEXTS = known.META_CONTEXTS | known.VERIFIED_CONTEXTS | {"torch.device"}
 
@@ -42,3 +42,34 @@ def _is_empty_init_context(func: ast.expr, imports: ImportTable) -> bool:
     if isinstance(func, ast.Attribute) and func.attr == "init_module":
         return True
     return imports.qualify(func) in _CONTEXTS
+
+
+_SETUP_CALLS = frozenset({"setup", "setup_module", "fully_shard", "FullyShardedDataParallel", "FSDP", "to_empty"})
+_PARAMETER_ATTRS = frozenset({"parameters", "named_parameters"})
+
+
+def builds_optimizer_and_sets_up(tree: ast.Module, imports: ImportTable) -> bool:
+    """Whether the file calls a set-up that may replace parameters (``*.setup(...)``, ``fully_shard``,
+    FSDP, ``to_empty``) and builds something an optimizer can come from: an optimizer class, a callee
+    named like one (``configure_optimizers``), a call given ``params=`` or ``instantiate``, or any
+    ``.parameters()`` read (``[Adam([p]) for p in model.parameters()]``, an optimizer from
+    ``extra-optimizers``)."""
+    sets_up = optimizer = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name in _SETUP_CALLS:
+                sets_up = True
+            elif not optimizer and (
+                "optim" in name.lower()
+                or name == "instantiate"
+                or any(k.arg == "params" for k in node.keywords)
+                or known.is_optimizer(imports.qualify(func))
+            ):
+                optimizer = True
+        elif not optimizer and isinstance(node, ast.Attribute) and node.attr in _PARAMETER_ATTRS:
+            optimizer = True
+        if sets_up and optimizer:
+            return True
+    return False

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from initlint.lint import known
 from initlint.lint.bindings import Bindings, bindings_of
+from initlint.lint.gates import builds_optimizer_and_sets_up
 from initlint.lint.lazy import cst
-from initlint.lint.names import dotted
+from initlint.lint.names import ImportTable, dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
 from initlint.lint.scopes import empty_init_kind, model_root, strategies
 from initlint.lint.summary import Fix
@@ -602,6 +604,11 @@ def train(parallelize):
         """An optimizer and a set-up call must both be written in the file."""
         optimizer = "optim" in text or any(name.rpartition(".")[2] in text for name in extra_optimizers)
         return optimizer and _SETUP_WORDS.search(text) is not None
+
+    @classmethod
+    def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
+        """The words must be code: a set-up call and something an optimizer is built from."""
+        return builds_optimizer_and_sets_up(tree, imports)
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """Scan each scope (the module, each function) in statement order."""
