@@ -328,6 +328,16 @@ class Tracker:
         """The state of every tracked tensor now (``value_scan``: look for NaN/inf values)."""
         if self._report is not None:
             return self._report
+        observer = self._observer
+        if observer is not None:  # our own reads of the tensors are no program's calls
+            remove_mode(observer)
+        try:
+            return self._make_report(value_scan)
+        finally:
+            if observer is not None and self._observer is observer:
+                push_bottom(observer)
+
+    def _make_report(self, value_scan: bool) -> InitReport:
         entries = list(self._tensors())  # names of tied tensors fill up while walking
         records = [self._record(names, kind, module, attr, tensor, value_scan) for names, kind, module, attr, tensor in entries]
         records += self._broken_ties(entries)
