@@ -32,14 +32,6 @@ class Origin:
     INITIALIZED = "initialized"
     REINITIALIZED = "reinitialized"  # loaded, then overwritten by an initialization
 
-    # When one write takes values from several tensors, the worst origin wins.
-    _RANK = {GARBAGE: 0, COMPUTED: 1, INITIALIZED: 2, REINITIALIZED: 2, LOADED: 3}
-
-    @classmethod
-    def worst(cls, origins: list[str]) -> str:
-        """The origin of a value computed from tensors of these origins."""
-        return min(origins, key=cls._RANK.__getitem__)
-
 
 _PLAIN = (torch.Tensor, torch.nn.Parameter)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from safetensors.torch import load_file, save_file
-from torch import nn
-from transformers import LlamaConfig, LlamaForCausalLM, PretrainedConfig, PreTrainedModel
+from transformers import LlamaConfig, LlamaForCausalLM
 
 
 def tiny_llama_config() -> LlamaConfig:
@@ -40,40 +41,16 @@ def drop_keys(path: Path, *keys: str) -> None:
     save_file(state, file, metadata={"format": "pt"})
 
 
-class ScaleConfig(PretrainedConfig):
-    """Config of ``ScaleModel``."""
-
-    model_type = "initlint-scale"
-
-    def __init__(self, d: int = 8, **kwargs: object) -> None:
-        self.d = d
-        super().__init__(**kwargs)
-
-
-class ScaleBlock(nn.Module):
-    """A block with an explicit parameter that the model's ``_init_weights`` does not handle."""
-
-    def __init__(self, d: int) -> None:
-        super().__init__()
-        self.lin = nn.Linear(d, d)
-        self.scale = nn.Parameter(torch.ones(d))
+def _demo() -> ModuleType:
+    """``examples/transformers_demo.py``: its model is the custom-parameter case the tests load."""
+    path = Path(__file__).resolve().parents[2] / "examples" / "transformers_demo.py"
+    spec = importlib.util.spec_from_file_location("initlint_transformers_demo", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-class ScaleModel(PreTrainedModel):
-    """The bug transformers users hit: ``block.scale`` is left as uninitialized memory by ``from_pretrained``."""
-
-    config_class = ScaleConfig
-    base_model_prefix = "model"
-
-    def __init__(self, config: ScaleConfig) -> None:
-        super().__init__(config)
-        self.block = ScaleBlock(config.d)
-        self.post_init()
-
-    def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            module.weight.data.normal_(0, 0.02)
-            module.bias.data.zero_()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.block.lin(x) * self.block.scale
+_DEMO = _demo()
+ScaleConfig = _DEMO.ScaleConfig
+ScaleModel = _DEMO.ScaleModel  # ScaleBlock.scale: an explicit parameter its _init_weights never writes
