@@ -48,6 +48,8 @@ _NOT_WRITES = frozenset({"set_", "requires_grad_", "share_memory_", "detach_", "
 
 
 _INIT_KINDS = (_INIT, _SKIPPABLE_INIT)
+_ALLOCATIONS = (_EMPTY, _FACTORY)
+_KINDS: dict[Any, int] = {}  # function -> what it does, learnt on first sight (shared by every observer)
 _SKIP = object()
 _META = torch.device("meta")
 _NO_TORCH_FUNCTION = torch._C.DisableTorchFunction()
@@ -89,16 +91,15 @@ class Observer(TorchFunctionMode):
         self.poison = poison
         self.on_error = on_error
         self.broken = False
-        self._kinds: dict[Any, int] = {}
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
-        kind = self._kinds.get(func)
+        kind = _KINDS.get(func)
         if kind is None:
-            kind = self._kinds[func] = _classify(func)
+            kind = _KINDS[func] = _classify(func)
         if self.broken or (kind == _IGNORE and "out" not in kwargs):
             return func(*args, **kwargs)
-        if kind <= _FACTORY and _META == kwargs.get("device"):  # allocations on meta: no memory to follow
+        if kind in _ALLOCATIONS and _META == kwargs.get("device"):  # allocations on meta: no memory to follow
             return func(*args, **kwargs)
         # Our own reads of tensors (is_meta, storages) must not go through the modes below us, if any.
         below = torch._C._len_torch_function_stack() > 0
