@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from initlint.__about__ import __version__
-from initlint.config import ConfigError, find_project_root, load_config
+from initlint.config import INIT_PROTOCOLS, ConfigError, find_project_root, load_config
 from initlint.lint.formats import FORMATS, format_statistics, format_text
 
 if TYPE_CHECKING:
@@ -65,6 +65,9 @@ def cli() -> None:
 @click.option("--diff", is_flag=True, help="Print the fixes as a diff without writing; exit 1 if there are any.")
 @click.option("--add-noqa", is_flag=True,
               help="Add `# noqa: CODE` to every reported line (to adopt initlint on a codebase with findings).")
+@click.option("--init-protocol", type=click.Choice(list(INIT_PROTOCOLS)), default=None,
+              help="How classes are initialized: `auto` (Hugging Face `_init_weights`, root init methods, "
+                   "`reset_parameters`) or `reset_parameters` only [default: configured, else auto].")
 def check(
     paths: tuple[Path, ...],
     output_format: str,
@@ -79,6 +82,7 @@ def check(
     unsafe_fixes: bool,
     diff: bool,
     add_noqa: bool,
+    init_protocol: str | None,
 ) -> None:
     """Lint PATHS (default: the current folder)."""
     from initlint.lint.engine import lint_paths  # imported here: `initlint --help` and `rule` need neither
@@ -90,7 +94,7 @@ def check(
                    "the other", err=True)
         sys.exit(2)
     try:
-        config = load_config(find_project_root(targets)).with_cli(_codes(select), _codes(ignore))
+        config = load_config(find_project_root(targets)).with_cli(_codes(select), _codes(ignore), init_protocol)
         if add_noqa:
             from initlint.lint.noqa import add_noqa_paths
 

@@ -29,8 +29,10 @@ _KEYS = {
     "init-methods",
     "extra-module-bases",
     "extra-optimizers",
+    "init-protocol",
 }
-_LIST_KEYS = _KEYS - {"per-file-ignores"}
+_LIST_KEYS = _KEYS - {"per-file-ignores", "init-protocol"}
+INIT_PROTOCOLS = ("auto", "reset_parameters")
 
 
 class ConfigError(Exception):
@@ -50,6 +52,9 @@ class Config:
         init_methods: method names that count as a reset of a module's tensors.
         extra_module_bases: qualified names of third-party ``nn.Module`` bases.
         extra_optimizers: qualified names of third-party optimizer classes.
+        init_protocol: ``"auto"`` judges each class by the init protocol that covers it (Hugging Face
+            ``_init_weights``, root ``init-methods``, ``reset_parameters``); ``"reset_parameters"`` only
+            by ``reset_parameters()`` and ``init-methods`` (see ``docs/init-protocols.md``).
     """
 
     root: Path
@@ -60,12 +65,17 @@ class Config:
     init_methods: tuple[str, ...] = ("reset_parameters",)
     extra_module_bases: tuple[str, ...] = ()
     extra_optimizers: tuple[str, ...] = ()
+    init_protocol: str = "auto"
 
-    def with_cli(self, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> Config:
-        """Command-line ``--select`` replaces the configured one; ``--ignore`` adds to it."""
+    def with_cli(
+        self, select: Iterable[str] = (), ignore: Iterable[str] = (), init_protocol: str | None = None
+    ) -> Config:
+        """Command-line ``--select`` replaces the configured one; ``--ignore`` adds to it;
+        ``--init-protocol`` replaces the configured one."""
         select, ignore = tuple(select), tuple(ignore)
         check_codes(select + ignore, "the command line")
-        return replace(self, select=select or self.select, ignore=self.ignore + ignore)
+        return replace(self, select=select or self.select, ignore=self.ignore + ignore,
+                       init_protocol=init_protocol or self.init_protocol)
 
     def enabled(self, code: str) -> bool:
         """Whether the rule with code ``code`` (a rule's, never an unknown one) runs.
@@ -146,6 +156,12 @@ def _from_section(root: Path, section: Any, where: Path) -> Config:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: [tool.initlint] {key} must be a list of strings")
         values[key.replace("-", "_")] = tuple(value)
+    if "init-protocol" in section:
+        protocol = section["init-protocol"]
+        if protocol not in INIT_PROTOCOLS:
+            raise ConfigError(f'{where}: [tool.initlint] init-protocol must be one of '
+                              f'{", ".join(repr(p) for p in INIT_PROTOCOLS)}, not {protocol!r}')
+        values["init_protocol"] = protocol
     ignores = section.get("per-file-ignores", {})
     if not isinstance(ignores, dict) or not all(
         isinstance(v, list) and all(isinstance(c, str) for c in v) for v in ignores.values()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from initlint.lint.collect import collect_classes, collect_imports
 from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable
+from initlint.lint.protocols.facts import collect_protocol_facts
 from initlint.lint.rules import ALL_RULES, ClassRule, FileRule
 from initlint.lint.rules.base import FileContext, Rule
 from initlint.lint.source import Source
@@ -96,6 +97,7 @@ def analyze_source(
         table = ImportTable(module, is_package)
         collect_imports(tree, table)
         classes = collect_classes(tree, table)
+        collect_protocol_facts(tree, table, classes, summary)
         _prepare_fixes(classes, text, table, rules)
         summary.classes = [cls for _, cls in classes]
         summary.imports = table.aliases

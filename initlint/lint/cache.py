@@ -3,13 +3,16 @@
 Under ``<root>/.initlint_cache/`` each (format, initlint version, torch table, settings) gets its own
 folder, named by a hash of them, so a change of version or of a setting never reads another's data::
 
-    .initlint_cache/v3-<key>/index.json     one entry per file (below)
-    .initlint_cache/v3-<key>/s/<name>.json  the full summary of a file whose entry cannot hold it
+    .initlint_cache/v4-<key>/index.json     one entry per file (below)
+    .initlint_cache/v4-<key>/s/<name>.json  the full summary of a file whose entry cannot hold it
 
 An entry holds the file's ``stat`` signature (size, mtime, ctime, inode), its content hash, the facts a
 run prints from (the single-file findings, ``# noqa`` lines), the findings of the class rules and the
 modules they were resolved through (``deps``: module -> the file and content hash it was found in), and
-the name of the summary file when the summary has classes or imports. A file whose signature is
+the name of the summary file when the summary has classes or imports, whether the file could define
+an init-protocol root (``roots``), and the init-protocol generation its class findings were judged under
+(``pk``). The index also keeps, per set of root files (their paths and hashes), the modules the verdicts
+read and a generation that changes when one of them did (``protocols``). A file whose signature is
 unchanged is trusted (an edit that restores the mtime still changes the ctime); a file changed less
 than ``_RACY_NS`` before it was recorded may change again within the clock's granularity, so it is
 hashed again until it is older. Everything is written atomically (a temporary file renamed over the
@@ -27,13 +30,15 @@ from dataclasses import asdict
 from typing import Any
 
 from initlint.__about__ import __version__
+from initlint.lint.protocols.roots import may_hold_roots
 from initlint.lint.summary import FileSummary, Finding
 from initlint.lint.torch_table import TORCH_VERSION
 
 __all__ = ["SummaryCache", "content_hash", "CACHE_DIR", "FORMAT"]
 
 CACHE_DIR = ".initlint_cache"
-FORMAT = 3  # 3: one index per settings, stat signatures, class findings with their dependencies
+FORMAT = 4  # 3: one index per settings, stat signatures, class findings with their deps; 4: init protocols
+_PROTOCOL_RECORDS = 8  # roots keys remembered: runs over that many different sets of files stay warm
 _RACY_NS = 2_000_000_000  # timestamps coarser than this are not trusted to tell two writes apart
 
 
@@ -62,6 +67,7 @@ class SummaryCache:
         self.path = os.path.join(self.folder, "index.json")
         self.enabled = enabled
         self._started = time.time_ns()
+        self.protocols: dict[str, dict[str, Any]] = {}  # roots key -> the modules verdicts read, generation
         self.entries: dict[str, dict[str, Any]] = self._load() if enabled else {}
         self._dirty = False
 
@@ -74,6 +80,9 @@ class SummaryCache:
             entries = data["files"]
             if not isinstance(entries, dict) or not all(isinstance(e, dict) for e in entries.values()):
                 return {}
+            protocols = data.get("protocols", {})
+            if isinstance(protocols, dict) and all(isinstance(r, dict) for r in protocols.values()):
+                self.protocols = protocols
             return entries
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return {}  # missing, corrupted, truncated or foreign: rebuilt by this run
@@ -110,24 +119,37 @@ class SummaryCache:
             "skip": summary.skip_file,
             "noqa": {str(line): codes for line, codes in summary.noqa.items()},
             "findings": [_finding_json(f) for f in summary.findings],
+            "roots": may_hold_roots(summary),
         }
         if _from_entry(entry, summary.path, summary.module) != summary:
             entry["x"] = self._write_summary(path, digest, module, summary)
         old = self.entries.get(path)
         if old is not None and old.get("h") == digest and old.get("mod") == entry["mod"] and "cf" in old:
-            entry["cf"], entry["deps"] = old["cf"], old["deps"]  # same content: its class findings stand
+            for key in ("cf", "deps", "pk"):  # same content: its class findings stand
+                entry[key] = old.get(key)
         if stat is not None:
             self.entries[path] = entry
             self._dirty = True
         return entry
 
-    def set_class_findings(self, path: str, findings: list[Finding], deps: list[list[Any]]) -> None:
-        """Remember the class rules' findings of ``path`` and the modules they depend on."""
+    def set_class_findings(self, path: str, findings: list[Finding], deps: list[list[Any]],
+                           protocols: str | None = None) -> None:
+        """Remember the class rules' findings of ``path``, the modules they depend on and the init-protocol
+        generation (``protocols`` record) they were judged under."""
         entry = self.entries.get(path)
         if entry is not None:
             entry["cf"] = [_finding_json(f) for f in findings]
             entry["deps"] = deps
+            entry["pk"] = protocols
             self._dirty = True
+
+    def set_protocols(self, key: str, deps: list[list[Any]], generation: str) -> None:
+        """Remember, for the roots ``key``, every module the verdicts of a generation read."""
+        self.protocols.pop(key, None)
+        self.protocols[key] = {"deps": deps, "gen": generation}
+        while len(self.protocols) > _PROTOCOL_RECORDS:
+            self.protocols.pop(next(iter(self.protocols)))
+        self._dirty = True
 
     def summary(self, path: str, entry: dict[str, Any], module: str) -> FileSummary | None:
         """The full summary an entry stands for (``None`` if its summary file is lost or damaged)."""
@@ -170,7 +192,7 @@ class SummaryCache:
         Failures to write are not errors."""
         if not (self.enabled and self._dirty):
             return
-        payload = {"format": FORMAT, "version": __version__, "files": self.entries}
+        payload = {"format": FORMAT, "version": __version__, "files": self.entries, "protocols": self.protocols}
         self._write(self.path, json.dumps(payload, separators=(",", ":")))
         self._prune()
         self._dirty = False

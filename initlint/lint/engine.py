@@ -7,7 +7,7 @@ project index, configuration, suppression comments and ordering.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from initlint.lint.summary import FileSummary, Finding
 
 if TYPE_CHECKING:
     from initlint.lint.index import ProjectIndex
+    from initlint.lint.protocols.judge import Protocols
 
 __all__ = ["LintResult", "lint_paths", "lint_file", "Project"]
 
@@ -91,6 +92,8 @@ class Project:
         self._valid_deps: dict[tuple[str, str | None, str | None], bool] = {}
         self._recording: dict[str, tuple[str | None, str | None]] | None = None
         self._overlays: dict[str, str] = {}
+        self._runs: dict[str, _ProtocolRun] = {}  # roots key -> the init protocols judged under it
+        self._root_files: list[str] | None = None
 
     def set_overlays(self, overlays: Mapping[Path | str, str]) -> None:
         """Analyse these files from the given texts (unsaved buffers) instead of the disk; a file whose
@@ -103,6 +106,7 @@ class Project:
                 self._forget(key)
             self._valid_deps.clear()
             self._by_module = None
+            self._forget_protocols()
 
     def forget_changed(self) -> None:
         """Start a new run of a long-lived project: what the disk says is validated again (by the cache's
@@ -113,6 +117,11 @@ class Project:
         self._checked.clear()
         self._valid_deps.clear()
         self._by_module = None
+        self._forget_protocols()
+
+    def _forget_protocols(self) -> None:
+        self._runs.clear()
+        self._root_files = None
 
     def _forget(self, key: str) -> None:
         self._summaries.pop(key, None)
@@ -202,11 +211,16 @@ class Project:
 
     def load_module(self, module: str) -> FileSummary | None:
         """The summary, classes included, of a module of the project by dotted name."""
+        summary, where = self._load(module)
+        if self._recording is not None:
+            self._recording[module] = where
+        return summary
+
+    def _load(self, module: str) -> tuple[FileSummary | None, tuple[str | None, str | None]]:
+        """A module's summary, and the file and content hash it was found in."""
         path = self._modules().get(module)
         summary = self.summary(path, need_classes=True) if path is not None else None
-        if self._recording is not None:
-            self._recording[module] = (path, self._hashes.get(path) if path is not None else None)
-        return summary
+        return summary, (path, self._hashes.get(path) if path is not None else None)
 
     def _modules(self) -> dict[str, str]:
         if self._by_module is None:
@@ -245,8 +259,10 @@ class Project:
     def class_findings(self, path: str, shown: str) -> list[Finding]:
         """The findings of every class rule on the classes of ``path`` (cached with what they depend on)."""
         entry = self._trusted.get(path)
+        key = self._roots_key(path)
         reusable = path not in self._analysed and path not in self._overlays
-        if reusable and entry is not None and "cf" in entry and self._deps_hold(entry["deps"]):
+        if (reusable and entry is not None and "cf" in entry and self._deps_hold(entry["deps"])
+                and entry.get("pk") == self._generation(key)):
             return findings_of(entry["cf"], shown)
         summary = self.summary(path)
         found: list[Finding] = []
@@ -254,10 +270,11 @@ class Project:
         try:
             if any(cls.tensors for cls in summary.classes):
                 index = self.index()  # one per file: every module it reads is recorded
+                index.protocols = self._protocols(key, path) if key is not None else None
                 rules = _class_rules()
                 for cls in summary.classes:
                     if cls.tensors:
-                        view = index.view(cls)
+                        view = index.view(cls, summary.module)
                         for rule in rules:
                             found += [
                                 Finding("", cls.line, cls.col, rule.code, message, cls.line, cls.col + 5,
@@ -267,9 +284,73 @@ class Project:
             deps = [[module, *where] for module, where in sorted(self._recording.items())]
         finally:
             self._recording = None
-        if path not in self._overlays and not any(dep[1] in self._overlays for dep in deps):
-            self.cache.set_class_findings(path, found, deps)  # never what an unsaved buffer made
+        run = self._runs.get(key) if key is not None else None
+        volatile = path in self._overlays or any(dep[1] in self._overlays for dep in deps)
+        if not volatile and not (run is not None and run.volatile):  # never what an unsaved buffer made
+            self.cache.set_class_findings(path, found, deps, run.generation if run is not None else None)
         return [replace(f, path=shown) for f in found]
+
+    # -- init protocols: a class's verdict reads the roots of other files -------------------------
+    def _roots_key(self, path: str) -> str | None:
+        """What the init-protocol verdicts on ``path``'s classes depend on besides the modules they read:
+        the files that could define roots (the targets that could, and ``path`` if it could), by content."""
+        if self.config.init_protocol != "auto":
+            return None
+        if self._root_files is None:
+            self.analyze(self._targets)
+            self._root_files = [t for t in self._targets if self._holds_roots(t)]
+        files = sorted({*self._root_files, *([path] if self._holds_roots(path) else [])})
+        from initlint.lint.cache import content_hash
+
+        return content_hash(repr([(f, self._hashes.get(f)) for f in files]).encode())
+
+    def _holds_roots(self, path: str) -> bool:
+        summary = self._summaries.get(path)
+        if summary is not None:
+            from initlint.lint.protocols.roots import may_hold_roots
+
+            return may_hold_roots(summary)
+        return bool(self._trusted[path].get("roots"))
+
+    def _run_for(self, key: str) -> _ProtocolRun:
+        run = self._runs.get(key)
+        if run is None:
+            record = self.cache.protocols.get(key)
+            if record is not None and self._deps_hold(record["deps"]):
+                run = _ProtocolRun(record["gen"], {m: (p, h) for m, p, h in record["deps"]}, valid=True)
+            else:
+                run = _ProtocolRun(os.urandom(6).hex(), {})
+            self._runs[key] = run
+        return run
+
+    def _generation(self, key: str | None) -> str | None:
+        """The generation cached class findings must carry to be reused (``None``: no protocol judges)."""
+        if key is None:
+            return None
+        run = self._run_for(key)
+        return run.generation if run.valid else "(none)"
+
+    def _protocols(self, key: str, path: str) -> Protocols:
+        """The init protocols of the roots ``key`` stands for, with ``path``'s own roots."""
+        from initlint.lint.index import ProjectIndex
+        from initlint.lint.protocols.judge import Protocols
+
+        run = self._run_for(key)
+        if run.protocols is None:
+            index = ProjectIndex(run.loader(self), self.config.extra_module_bases, self.config.init_methods)
+            run.protocols = Protocols(index, self.config.init_protocol, self.config.init_methods)
+            run.protocols.add_roots(self.summary(f, need_classes=True) for f in self._root_files or ())
+        if self._holds_roots(path):
+            run.protocols.add_roots([self.summary(path, need_classes=True)])
+        run.volatile |= any(f in self._overlays for f in self._root_files or ()) or path in self._overlays
+        return run.protocols
+
+    def save(self) -> None:
+        """Write the cache: the summaries, class findings and what the init-protocol verdicts read."""
+        for key, run in self._runs.items():
+            if run.protocols is not None and not run.volatile:
+                self.cache.set_protocols(key, [[m, *where] for m, where in sorted(run.read.items())], run.generation)
+        self.cache.save()
 
     def _deps_hold(self, deps: list[list[Any]]) -> bool:
         """Whether every module the class findings were resolved through is the same file, unchanged."""
@@ -283,6 +364,32 @@ class Project:
             if not self._valid_deps[key]:
                 return False
         return True
+
+
+@dataclass
+class _ProtocolRun:
+    """The init protocols judged under one roots key in this run, and every module they read.
+
+    ``valid``: the cache's record of the key still holds, so class findings cached under ``generation``
+    stand; else a new generation starts and every class of the key is judged again.
+    """
+
+    generation: str
+    read: dict[str, tuple[str | None, str | None]]  # module -> (file, content hash)
+    valid: bool = False
+    protocols: Protocols | None = None
+    volatile: bool = False  # an unsaved buffer was read: nothing of this run is cached
+
+    def loader(self, project: Project) -> Callable[[str], FileSummary | None]:
+        """A module loader for the protocols' index that records what it reads."""
+
+        def load(module: str) -> FileSummary | None:
+            summary, where = project._load(module)
+            self.read[module] = where
+            self.volatile |= where[0] in project._overlays
+            return summary
+
+        return load
 
 
 def _class_rules() -> list[Any]:
@@ -301,7 +408,8 @@ def _stat(path: str) -> os.stat_result | None:
 
 def _settings(config: Config) -> str:
     """What besides a file's content changes its summary or its class findings."""
-    return repr((sorted(config.extra_optimizers), sorted(config.extra_module_bases), list(config.init_methods)))
+    return repr((sorted(config.extra_optimizers), sorted(config.extra_module_bases), list(config.init_methods),
+                 config.init_protocol))
 
 
 def lint_paths(
@@ -319,7 +427,7 @@ def lint_paths(
     findings: list[Finding] = []
     for shown, full in targets:
         findings += _findings_in(project, full, shown)
-    project.cache.save()
+    project.save()
     return LintResult(sorted(findings), len(targets))
 
 

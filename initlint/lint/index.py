@@ -10,10 +10,15 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from initlint.lint import known
 from initlint.lint.summary import ClassSummary, FileSummary, TensorDef
 from initlint.lint.torch_table import BUILTIN_MODULES
+
+if TYPE_CHECKING:
+    from initlint.lint.protocols.judge import Protocols, Verdict
 
 __all__ = ["BuiltinClass", "ProjectIndex", "ClassView", "Coverage"]
 
@@ -64,6 +69,7 @@ class ProjectIndex:
         self._modules: dict[str, FileSummary | None] = {}
         self.init_methods = tuple(init_methods)
         self.extra_bases = frozenset(extra_module_bases)
+        self.protocols: Protocols | None = None  # set by the engine when init protocols judge classes
 
     def module(self, name: str) -> FileSummary | None:
         """The summary of a module of the project, or ``None``."""
@@ -98,18 +104,29 @@ class ProjectIndex:
             return BuiltinClass(qualified, False)
         return None
 
-    def view(self, cls: ClassSummary) -> ClassView:
-        """The rules' view of ``cls``."""
-        return ClassView(self, cls)
+    def view(self, cls: ClassSummary, module: str = "") -> ClassView:
+        """The rules' view of ``cls`` (of ``module``: the init protocols judge it only when given)."""
+        return ClassView(self, cls, module)
 
 
 class ClassView:
-    """A class with its ancestors resolved: what the class rules ask about."""
+    """A class with its ancestors resolved: what the class rules ask about.
 
-    def __init__(self, index: ProjectIndex, cls: ClassSummary) -> None:
+    ``protocol`` is the verdict of the init protocol that covers the class (``lint/protocols``), or
+    ``None`` where only ``reset_parameters`` (and ``init-methods``) apply.
+    """
+
+    def __init__(self, index: ProjectIndex, cls: ClassSummary, module: str = "") -> None:
         self.index = index
         self.cls = cls
         self.mro, self.complete = _linearize(index, cls)
+        self.module = module
+
+    @cached_property
+    def protocol(self) -> Verdict | None:
+        """The verdict of the init protocol that covers the class (judged on first use)."""
+        judge = self.index.protocols
+        return judge.verdict(self, self.module) if judge is not None and self.module else None
 
     @property
     def is_module(self) -> bool:
@@ -143,11 +160,12 @@ class ClassView:
                     return name
         return None
 
-    def coverage(self) -> Coverage:
-        """The tensors written by the init methods, following ``self.x()`` and ``super().x()``."""
+    def coverage(self, methods: Iterable[str] | None = None) -> Coverage:
+        """The tensors written by the init methods (or ``methods``), following ``self.x()`` and
+        ``super().x()``."""
         covered = Coverage()
         seen: set[tuple[str, int]] = set()
-        work = [(name, 0) for name in self.index.init_methods]
+        work = [(name, 0) for name in (self.index.init_methods if methods is None else methods)]
         while work:
             name, start = work.pop()
             if (name, start) in seen:

@@ -99,6 +99,7 @@ class ClassSummary:
     methods: dict[str, MethodFacts] = field(default_factory=dict)
     tensors: list[TensorDef] = field(default_factory=list)
     fixes: dict[str, Fix] = field(default_factory=dict)  # rule code -> the fix if that rule fires
+    protocol: dict[str, Any] = field(default_factory=dict)  # init-protocol facts (``lint/protocols``), JSON
 
 
 @dataclass
@@ -113,6 +114,7 @@ class FileSummary:
     noqa: dict[int, list[str]] = field(default_factory=dict)  # line -> codes ([] = all)
     skip_file: bool = False
     parsed: bool = True  # False: no rule applied, so the file was not parsed (no classes known)
+    functions: dict[str, Any] = field(default_factory=dict)  # module-level init dispatches (``lint/protocols``)
 
     def to_json(self) -> dict[str, Any]:
         """A dict of plain JSON types."""
@@ -132,6 +134,7 @@ class FileSummary:
                 methods={k: MethodFacts(**v) for k, v in c["methods"].items()},
                 tensors=[TensorDef(**t) for t in c["tensors"]],
                 fixes={code: Fix.from_json(fix) for code, fix in c["fixes"].items()},  # type: ignore[misc]
+                protocol=c.get("protocol", {}),
             )
             for c in data["classes"]
         ]
@@ -144,4 +147,5 @@ class FileSummary:
             noqa={int(k): v for k, v in data["noqa"].items()},
             skip_file=data["skip_file"],
             parsed=data["parsed"],
+            functions=data.get("functions", {}),
         )

@@ -86,14 +86,14 @@ class Session:
             def step(chunk: list[Path] = chunk, last: bool = start + _INDEX_CHUNK >= total) -> None:
                 project.analyze(chunk)
                 if last:
-                    project.cache.save()
+                    project.save()
 
             yield start, total, step
 
     def save(self) -> None:
         """Write every project's summary cache."""
         for _, project in self._projects.values():
-            project.cache.save()
+            project.save()
 
 
 def _inside(buffers: Mapping[Path, str], config: Config) -> dict[Path, str]:

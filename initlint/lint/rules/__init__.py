@@ -6,6 +6,7 @@ from initlint.lint.rules.base import ClassRule, FileRule, Rule
 from initlint.lint.rules.ini001_module_without_reset_parameters import ModuleWithoutResetParameters
 from initlint.lint.rules.ini002_incomplete_reset_parameters import IncompleteResetParameters
 from initlint.lint.rules.ini003_optimizer_before_setup import OptimizerBeforeSetup
+from initlint.lint.rules.ini004_not_initialized_by_init_weights import NotInitializedByInitWeights
 from initlint.lint.rules.ini101_partial_load_after_empty_init import PartialLoadAfterEmptyInit
 from initlint.lint.rules.ini102_meta_model_moved_with_to import MetaModelMovedWithTo
 from initlint.lint.rules.ini103_to_empty_without_init import ToEmptyWithoutInit
@@ -20,6 +21,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     ModuleWithoutResetParameters,
     IncompleteResetParameters,
     OptimizerBeforeSetup,
+    NotInitializedByInitWeights,
     PartialLoadAfterEmptyInit,
     MetaModelMovedWithTo,
     ToEmptyWithoutInit,

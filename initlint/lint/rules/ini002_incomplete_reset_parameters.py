@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from initlint.lint.index import ClassView
 from initlint.lint.rules.base import ClassRule, Invalid, Valid
+from initlint.lint.summary import TensorDef
 
 __all__ = ["IncompleteResetParameters"]
 
@@ -245,11 +246,18 @@ class Norm(nn.Module):
         """Report the tensors of the class that its init methods never write."""
         if not view.tensors or not view.is_module or not view.complete:
             return
+        verdict = view.protocol
+        if verdict is not None and verdict.protocol == "hugging-face":
+            return  # judged by INI004
         method = view.init_method()
+        coverage = view.coverage()
+        own = [t for t in view.tensors if not coverage.covers(t)] if method is not None else list(view.tensors)
+        if verdict is not None and verdict.covered(view.tensors):
+            yield from _left_by_roots(view, own)
+            return
         if method is None:
             return
-        coverage = view.coverage()
-        missing = [t.name for t in view.tensors if not coverage.covers(t)]
+        missing = [t.name for t in own]
         if not missing:
             return
         inherited = method not in view.cls.methods
@@ -258,3 +266,18 @@ class Norm(nn.Module):
             f"{where} of `{view.cls.name}` never initializes {view.describe(missing)}; under empty or "
             f"meta-device init it keeps uninitialized memory. Initialize it in `{method}()`."
         )
+
+
+def _left_by_roots(view: ClassView, left: list[TensorDef]) -> Iterator[str]:
+    """A class partly covered by the dispatch of root init methods (``init-methods``)."""
+    assert view.protocol is not None
+    missed = view.protocol.missing(left)
+    names = sorted({name for names in missed.values() for name in names})
+    if not names:
+        return
+    roots = ", ".join(label for label, missing in missed.items() if missing)
+    yield (
+        f"{roots}, applied over the module tree, never initializes {view.describe(names)} of "
+        f"`{view.cls.name}` (nor does a `reset_parameters()` of its own); under empty or meta-device init it "
+        "keeps uninitialized memory. Add a branch for the class to that dispatch, or a `reset_parameters()`."
+    )

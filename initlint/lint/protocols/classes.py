@@ -1,0 +1,91 @@
+"""Classes by canonical name: what an ``isinstance`` test or a ``builds`` entry refers to.
+
+The index resolves a name to a class; the protocols also need the *name* it ends at (to compare two
+references to the same class made from different files), the module that defines it, and its
+ancestors with their names. A torch.nn built-in is named ``torch:<Class>`` whatever path reached it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from initlint.lint import known
+from initlint.lint.index import ProjectIndex
+from initlint.lint.summary import ClassSummary
+from initlint.lint.torch_table import BUILTIN_MODULES
+
+__all__ = ["Known", "canonical", "ancestry", "lookup"]
+
+_HOPS = 16
+
+
+@dataclass
+class Known:
+    """A class and its ancestors, as far as they can be read."""
+
+    name: str  # canonical
+    module: str  # "" for built-ins and unknown classes
+    summary: ClassSummary | None
+    ancestors: list[Known] = field(default_factory=list)  # itself first, depth-first
+    complete: bool = True  # every ancestor resolved
+
+    @property
+    def short(self) -> str:
+        """The class's own name, as ``module.__class__.__name__`` gives it."""
+        return self.name.rpartition(":")[2].rpartition(".")[2]
+
+    def names(self) -> set[str]:
+        """Its canonical name and its ancestors'."""
+        return {a.name for a in self.ancestors}
+
+
+def canonical(index: ProjectIndex, qualified: str) -> tuple[str, str, ClassSummary | None]:
+    """(canonical name, defining module, summary) of a qualified class name, following re-exports."""
+    for _ in range(_HOPS):
+        if qualified in BUILTIN_MODULES:
+            return "torch:" + qualified.rpartition(".")[2], "", None
+        if qualified in known.MODULE_BASES_WITHOUT_RESET or qualified in index.extra_bases:
+            return qualified, "", None
+        module, _, name = qualified.rpartition(".")
+        summary = index.module(module) if module else None
+        if summary is None:
+            return qualified, "", None
+        for cls in summary.classes:
+            if cls.name == name:
+                return qualified, module, cls
+        target = summary.imports.get(name)
+        if target is None or target == qualified:
+            return qualified, "", None
+        qualified = target
+    return qualified, "", None
+
+
+def lookup(index: ProjectIndex, qualified: str, cache: dict[str, Known]) -> Known:
+    """The class a qualified name refers to, with its ancestors (memoized in ``cache``)."""
+    name, module, summary = canonical(index, qualified)
+    if name in cache:
+        return cache[name]
+    known_class = Known(name, module, summary)
+    cache[name] = known_class  # before the ancestors: a cycle ends here
+    known_class.ancestors = [known_class]
+    if summary is None:
+        known_class.complete = name.startswith("torch:") or name in _HARMLESS
+        return known_class
+    for base in summary.bases:
+        if base is None:
+            known_class.complete = False
+            continue
+        parent = lookup(index, base, cache)
+        known_class.complete &= parent.complete
+        for ancestor in parent.ancestors:
+            if all(ancestor is not seen for seen in known_class.ancestors):
+                known_class.ancestors.append(ancestor)
+    return known_class
+
+
+def ancestry(index: ProjectIndex, module: str, cls: ClassSummary, cache: dict[str, Known]) -> Known:
+    """``cls`` of ``module`` with its ancestors."""
+    return lookup(index, f"{module}.{cls.name}" if module else cls.name, cache)
+
+
+_HARMLESS = frozenset({"object", "abc.ABC", "typing.Generic", "typing.Protocol", "enum.Enum"})

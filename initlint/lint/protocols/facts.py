@@ -1,0 +1,233 @@
+"""Collect, per file, the facts the init protocols judge: kept apart from ``collect.py`` on purpose.
+
+For each class (``ClassSummary.protocol``):
+
+- ``attributes``: every ``self.X`` a method assigns (``hasattr`` guards are judged by it);
+- ``children``: attribute -> the class ``__init__`` builds into it (``self.gate = Router(...)``);
+- ``builds``: the classes its ``__init__`` constructs (qualified names; a call of an ``__init__``
+  argument counts as a call of its default, ``block_fn=Block``): the module tree;
+- ``dispatches``: method -> dispatch over a module argument (``_init_weights(self, module)``);
+- ``applies``: method -> the functions it applies over the module tree (``self.apply(fn)``,
+  ``named_apply(fn, self)``, ``for m in self.modules(): ...``).
+
+For the file (``FileSummary.functions``): module-level functions that dispatch over a module
+(``init_weights_vit_timm(module, name)``), and the functions a factory returns.
+
+A function reference is ``["method", name]``, ``["function", qualified]``, ``["factory", qualified]``
+(the functions that call returns) or ``["inline", dispatch]``.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from initlint.lint.names import ImportTable, dotted
+from initlint.lint.protocols.dispatch import read_dispatch
+from initlint.lint.summary import ClassSummary, FileSummary
+
+__all__ = ["collect_protocol_facts"]
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def collect_protocol_facts(
+    module: ast.Module, table: ImportTable, classes: list[tuple[ast.ClassDef, ClassSummary]], summary: FileSummary
+) -> None:
+    """Fill ``protocol`` of each class and ``functions`` of the file."""
+    for node, cls in classes:
+        facts = _class_facts(node, table)
+        if facts:
+            cls.protocol = facts
+    for statement in module.body:
+        if isinstance(statement, _FUNCTIONS):
+            facts = _function_facts(statement, table)
+            if facts:
+                summary.functions[statement.name] = facts
+
+
+def _class_facts(node: ast.ClassDef, table: ImportTable) -> dict[str, Any]:
+    attributes: set[str] = set()
+    builds: list[str] = []
+    dispatches: dict[str, Any] = {}
+    applies: dict[str, Any] = {}
+    children: dict[str, str] = {}
+    methods = [m for m in node.body if isinstance(m, _FUNCTIONS)]
+    # a class with one dispatch may hand the module to any of its methods (``self._init_bias(module)``)
+    dispatching = any(len(_positional(m)) >= 2 and _dispatches_over(m, _positional(m)[1].arg) for m in methods)
+    for method in methods:
+        positional = _positional(method)
+        self_name = positional[0].arg if positional else "self"
+        attributes.update(_self_attributes(method, self_name))
+        if method.name == "__init__":
+            builds = _builds(method, table)
+            children = _children(method, self_name, table)
+        if dispatching and len(positional) >= 2 and method.name != "__init__":
+            dispatch = read_dispatch(method, table, method=True)
+            if dispatch is not None:  # an empty one too: an override that writes nothing
+                dispatches[method.name] = dispatch
+        applied = _applied(method, self_name, table)
+        if applied:
+            applies[method.name] = applied
+    facts: dict[str, Any] = {}
+    for key, value in (("attributes", sorted(attributes)), ("builds", builds), ("children", children),
+                       ("dispatches", dispatches), ("applies", applies)):
+        if value:
+            facts[key] = value
+    return facts
+
+
+def _positional(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
+    return [*node.args.posonlyargs, *node.args.args]
+
+
+def _function_facts(node: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    positional = [*node.args.posonlyargs, *node.args.args]
+    if positional and _dispatches_over(node, positional[0].arg):
+        dispatch = read_dispatch(node, table, method=False)
+        if dispatch:
+            facts["dispatch"] = dispatch
+    returns = [ref for sub in ast.walk(node) if isinstance(sub, ast.Return) and sub.value is not None
+               for ref in [_function_ref(sub.value, table, None)] if ref is not None and ref[0] != "inline"]
+    if returns:
+        facts["returns"] = returns
+    return facts
+
+
+def _dispatches_over(node: ast.FunctionDef | ast.AsyncFunctionDef, argument: str) -> bool:
+    """Worth reading as a dispatch: named like an initializer, or tests ``isinstance(argument, ...)``."""
+    if "init" in node.name.lower() and node.name != "__init__":
+        return True
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and dotted(sub.func) == "isinstance" and sub.args:
+            first = sub.args[0]
+            if isinstance(first, ast.Name) and first.id == argument:
+                return True
+    return False
+
+
+def _self_attributes(method: ast.FunctionDef | ast.AsyncFunctionDef, self_name: str) -> set[str]:
+    found = set()
+    for sub in ast.walk(method):
+        if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store):
+            if isinstance(sub.value, ast.Name) and sub.value.id == self_name:
+                found.add(sub.attr)
+        elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.args:
+            receiver = sub.func.value
+            if isinstance(receiver, ast.Name) and receiver.id == self_name and sub.func.attr in (
+                "register_buffer", "register_parameter", "register_module", "add_module"
+            ):
+                name = sub.args[0]
+                if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                    found.add(name.value)
+        elif isinstance(sub, ast.Call) and dotted(sub.func) == "setattr" and len(sub.args) >= 2:
+            first, name = sub.args[0], sub.args[1]
+            if isinstance(first, ast.Name) and first.id == self_name and isinstance(name, ast.Constant):
+                found.add(str(name.value))
+    return found
+
+
+def _builds(init: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable) -> list[str]:
+    """The classes ``__init__`` constructs: capitalized callees, and argument defaults that are called."""
+    defaults: dict[str, str] = {}
+    args = init.args
+    positional = [*args.posonlyargs, *args.args]
+    for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+        if (name := table.qualify(default) or dotted(default)) is not None:
+            defaults[arg.arg] = name
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+        if default is not None and (name := table.qualify(default) or dotted(default)) is not None:
+            defaults[arg.arg] = name
+    found: list[str] = []
+    for sub in ast.walk(init):
+        if not isinstance(sub, ast.Call):
+            continue
+        func = sub.func
+        name: str | None = None
+        if isinstance(func, ast.Name) and func.id in defaults:
+            name = defaults[func.id]
+        elif (dotted(func) or "").rpartition(".")[2][:1].isupper():
+            name = table.qualify(func)
+        elif dotted(func) in ("partial", "functools.partial") and sub.args:
+            name = table.qualify(sub.args[0])
+        if name is not None and name not in found:
+            found.append(name)
+    return found
+
+
+def _children(init: ast.FunctionDef | ast.AsyncFunctionDef, self_name: str, table: ImportTable) -> dict[str, str]:
+    """``self.gate = Router(...)`` in ``__init__``: attribute -> the class built into it."""
+    found: dict[str, str] = {}
+    for sub in ast.walk(init):
+        if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call) and len(sub.targets) == 1:
+            target = sub.targets[0]
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == self_name:
+                if (dotted(sub.value.func) or "").rpartition(".")[2][:1].isupper():
+                    qualified = table.qualify(sub.value.func)
+                    if qualified is not None:
+                        found[target.attr] = qualified
+    return found
+
+
+def _applied(method: ast.FunctionDef | ast.AsyncFunctionDef, self_name: str, table: ImportTable) -> list[Any]:
+    """What ``method`` applies over its module tree."""
+    found: list[Any] = []
+    for sub in ast.walk(method):
+        if isinstance(sub, ast.Call):
+            target = _applied_function(sub, self_name)
+            if target is not None:
+                ref = _function_ref(target, table, self_name)
+                if ref is not None:
+                    found.append(ref)
+        elif isinstance(sub, (ast.For, ast.AsyncFor)) and _over_modules(sub.iter, self_name):
+            if isinstance(sub.target, ast.Name):
+                loop = ast.FunctionDef(name="_loop", args=ast.arguments(
+                    posonlyargs=[], args=[ast.arg(arg=sub.target.id)], kwonlyargs=[], kw_defaults=[], defaults=[]),
+                    body=sub.body, decorator_list=[])
+                dispatch = read_dispatch(loop, table, method=False)
+                if dispatch:
+                    found.append(["inline", dispatch])
+    return found
+
+
+def _applied_function(call: ast.Call, self_name: str) -> ast.expr | None:
+    func = call.func
+    if isinstance(func, ast.Attribute) and func.attr == "apply" and call.args:
+        if isinstance(func.value, ast.Name) and func.value.id == self_name:
+            return call.args[0]
+    last = (dotted(func) or "").rpartition(".")[2]
+    if last == "named_apply":
+        args = [*call.args, *(k.value for k in call.keywords if k.arg in ("fn", "module"))]
+        module = next((k.value for k in call.keywords if k.arg == "module"), args[1] if len(args) > 1 else None)
+        fn = next((k.value for k in call.keywords if k.arg == "fn"), call.args[0] if call.args else None)
+        if isinstance(module, ast.Name) and module.id == self_name:
+            return fn
+    return None
+
+
+def _over_modules(iterable: ast.expr, self_name: str) -> bool:
+    """``self.modules()`` / ``self.named_modules()`` (inside ``enumerate`` too)."""
+    if isinstance(iterable, ast.Call) and dotted(iterable.func) == "enumerate" and iterable.args:
+        iterable = iterable.args[0]
+    if not (isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute)):
+        return False
+    receiver = iterable.func.value
+    return (isinstance(receiver, ast.Name) and receiver.id == self_name
+            and iterable.func.attr in ("modules", "named_modules"))
+
+
+def _function_ref(node: ast.expr, table: ImportTable, self_name: str | None) -> list[Any] | None:
+    if isinstance(node, ast.Call):
+        callee = dotted(node.func) or ""
+        if callee.rpartition(".")[2] == "partial" and node.args:
+            return _function_ref(node.args[0], table, self_name)
+        qualified = table.qualify(node.func)
+        return ["factory", qualified] if qualified else None
+    if isinstance(node, ast.Lambda):
+        dispatch = read_dispatch(node, table, method=False)
+        return ["inline", dispatch] if dispatch else None
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == self_name:
+        return ["method", node.attr]
+    qualified = table.qualify(node)
+    return ["function", qualified] if qualified else None

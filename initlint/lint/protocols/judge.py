@@ -1,0 +1,300 @@
+"""Which init protocol covers a class, and what it writes: the verdict the class rules read.
+
+- **Hugging Face**: a class used by a ``PreTrainedModel`` family (built from the ``__init__`` of a
+  ``PreTrainedModel`` subclass, transitively; failing that, defined in or imported by its file) is
+  initialized by the family's effective ``_init_weights``: the nearest override in the MRO, following
+  ``super()._init_weights(module)`` into the base class's default (``hf_table``).
+- **root init methods** (opt-in): a method named in ``init-methods`` (other than
+  ``reset_parameters``) that applies a dispatch over its module tree covers what the dispatch writes
+  for the classes of that tree.
+
+A class used by several families is judged by each of them: a tensor one of them misses is missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from initlint.lint.index import Coverage, ProjectIndex
+from initlint.lint.protocols.classes import Known, ancestry, lookup
+from initlint.lint.protocols.dispatch import DYNAMIC
+from initlint.lint.protocols.evaluate import Evaluator, Helpers
+from initlint.lint.protocols.hf_table import BASE_INIT_WEIGHTS, PRETRAINED_BASES
+from initlint.lint.protocols.roots import may_be_root
+from initlint.lint.summary import FileSummary, TensorDef
+
+if TYPE_CHECKING:
+    from initlint.lint.index import ClassView
+
+__all__ = ["Protocols", "Verdict", "Judged"]
+
+_BASE_LABEL = "`PreTrainedModel._init_weights` (transformers/modeling_utils.py, the base class's default)"
+
+
+@dataclass
+class Judged:
+    """One initializer that runs over the class, and what it writes of it."""
+
+    label: str  # "`LlamaPreTrainedModel._init_weights` (path)", for messages
+    coverage: Coverage
+
+
+@dataclass
+class Verdict:
+    """What the protocol that covers a class writes of it."""
+
+    protocol: str  # "hugging-face" or "init-method"
+    judged: list[Judged] = field(default_factory=list)
+
+    def missing(self, tensors: Iterable[TensorDef]) -> dict[str, list[str]]:
+        """label -> the tensors that initializer leaves unwritten."""
+        found: dict[str, list[str]] = {}
+        for judged in self.judged:
+            names = [t.name for t in tensors if not _covers(judged.coverage, t)]
+            if names:
+                found[judged.label] = names
+        return found
+
+    def covered(self, tensors: Iterable[TensorDef]) -> list[str]:
+        """The tensors every initializer writes."""
+        return [t.name for t in tensors if all(_covers(j.coverage, t) for j in self.judged)]
+
+
+def _covers(coverage: Coverage, tensor: TensorDef) -> bool:
+    # a tensor registered under a computed name is written by a write through a computed getattr
+    return coverage.covers(tensor) or (tensor.name.startswith("<") and DYNAMIC in coverage.names)
+
+
+@dataclass
+class _Root:
+    known: Known
+    path: str
+    kind: str  # "hugging-face" or "init-method"
+    methods: tuple[str, ...] = ()  # the init methods that apply a dispatch (init-method roots)
+
+
+class Protocols:
+    """The init protocols of one run: the family roots found in the files given to ``add_roots``.
+
+    Args:
+        protocol: ``"auto"`` (each class by the protocol that covers it) or ``"reset_parameters"``.
+        init_methods: the configured ``init-methods``; those besides ``reset_parameters`` are root methods.
+    """
+
+    def __init__(self, index: ProjectIndex, protocol: str = "auto",
+                 init_methods: Iterable[str] = ("reset_parameters",)) -> None:
+        self.index = index
+        self.enabled = protocol == "auto"
+        self.root_methods = tuple(m for m in init_methods if m != "reset_parameters")
+        self.cache: dict[str, Known] = {}
+        self._closures: dict[str, frozenset[str]] = {}
+        self._file_members: dict[str, frozenset[str]] = {}
+        self._judged: dict[tuple[str, str], Judged] = {}
+        self._searched: set[str] = set()
+        self.roots: list[_Root] = []
+
+    def add_roots(self, summaries: Iterable[FileSummary]) -> None:
+        """Find the family roots and root-method classes of these files (each file once)."""
+        for summary in summaries:
+            if self.enabled and summary.path not in self._searched:
+                self._searched.add(summary.path)
+                self._find_roots(summary)
+
+    # -- roots -------------------------------------------------------------------------------------
+    def _find_roots(self, summary: FileSummary) -> None:
+        for cls in summary.classes:
+            if not may_be_root(cls):
+                continue
+            applies = cls.protocol.get("applies", {})
+            methods = tuple(m for m in self.root_methods if m in applies)
+            pretrained = any("pretrained" in (b or "").lower() for b in cls.bases)
+            if not (methods or pretrained or any(b in PRETRAINED_BASES for b in cls.bases)):
+                # a subclass of a model class (``class MyLlama(LlamaModel)``) may still be a family root
+                if not self._maybe_model(cls.bases):
+                    continue
+            known = ancestry(self.index, summary.module, cls, self.cache)
+            if known.names() & PRETRAINED_BASES:
+                self.roots.append(_Root(known, summary.path, "hugging-face"))
+            elif methods:
+                self.roots.append(_Root(known, summary.path, "init-method", methods))
+
+    def _maybe_model(self, bases: list[str | None]) -> bool:
+        for base in bases:
+            if base is None:
+                continue
+            known = lookup(self.index, base, self.cache)
+            if known.names() & PRETRAINED_BASES:
+                return True
+        return False
+
+    def _closure(self, known: Known) -> frozenset[str]:
+        """Every class built, transitively, by ``known``'s ``__init__`` (and its ancestors')."""
+        if known.name in self._closures:
+            return self._closures[known.name]
+        self._closures[known.name] = frozenset({known.name})  # a cycle ends here
+        members = {known.name}
+        for ancestor in known.ancestors:
+            summary = ancestor.summary
+            if summary is None:
+                continue
+            for built in summary.protocol.get("builds", ()):
+                child = lookup(self.index, built, self.cache)
+                # a sub-model (a PreTrainedModel inside a PreTrainedModel) is initialized by its own family
+                if child.summary is not None and not child.names() & PRETRAINED_BASES:
+                    members |= self._closure(child)
+        self._closures[known.name] = frozenset(members)
+        return self._closures[known.name]
+
+    def _members_of_file(self, module: str) -> frozenset[str]:
+        """The classes a file defines or imports (canonical names)."""
+        if module not in self._file_members:
+            summary = self.index.module(module)
+            names: set[str] = set()
+            if summary is not None:
+                names |= {lookup(self.index, f"{module}.{c.name}", self.cache).name for c in summary.classes}
+                for target in summary.imports.values():
+                    if target.rpartition(".")[2][:1].isupper():
+                        found = lookup(self.index, target, self.cache)
+                        if found.summary is not None:
+                            names.add(found.name)
+            self._file_members[module] = frozenset(names)
+        return self._file_members[module]
+
+    # -- verdicts ----------------------------------------------------------------------------------
+    def verdict(self, view: ClassView, module: str) -> Verdict | None:
+        """The verdict for ``view``'s class of ``module``; ``None`` when no init protocol covers it."""
+        if not self.enabled or not self.roots:
+            return None
+        subject = ancestry(self.index, module, view.cls, self.cache)
+        for kind in ("hugging-face", "init-method"):
+            roots = [r for r in self.roots if r.kind == kind]
+            reaching = [r for r in roots if subject.name in self._closure(r.known)]
+            if not reaching:
+                reaching = [r for r in roots if subject.name in self._members_of_file(r.known.module)]
+            if reaching:
+                return Verdict(kind, self._judge(view, subject, reaching))
+        return None
+
+    def _judge(self, view: ClassView, subject: Known, roots: list[_Root]) -> list[Judged]:
+        evaluator = Evaluator(self.index, subject, self.cache, lambda name: view.coverage((name,)))
+        judged: dict[str, Judged] = {}
+        for root in roots:
+            for label, steps, helpers in self._initializers(root):
+                if label not in judged:
+                    judged[label] = Judged(label, evaluator.run(steps, helpers))
+        if any(not all(_covers(j.coverage, t) for t in view.tensors) for j in judged.values()):
+            self._through_parents(subject, roots, judged)
+        return list(judged.values())
+
+    def _through_parents(self, subject: Known, roots: list[_Root], judged: dict[str, Judged]) -> None:
+        """Add what a branch for a parent writes into the subject (``init.normal_(module.gate.weight)``)."""
+        members = set().union(*(self._closure(r.known) | self._members_of_file(r.known.module) for r in roots))
+        for name in sorted(members):
+            parent = self.cache.get(name)
+            if parent is None or parent.summary is None:
+                continue
+            attributes = [a for a, built in parent.summary.protocol.get("children", {}).items()
+                          if lookup(self.index, built, self.cache).name == subject.name]
+            if not attributes:
+                continue
+            evaluator = Evaluator(self.index, parent, self.cache, lambda _: Coverage())
+            for root in roots:
+                for label, steps, helpers in self._initializers(root):
+                    if label in judged:
+                        evaluator.child_writes = {}
+                        evaluator.run(steps, helpers)
+                        for attribute in attributes:
+                            judged[label].coverage.names |= evaluator.child_writes.get(attribute, set())
+
+    def _initializers(self, root: _Root) -> list[tuple[str, list[Any], Helpers]]:
+        """(label, dispatch, helpers) of what runs over the root's tree."""
+        if root.kind == "hugging-face":
+            found = self._method(root, "_init_weights", 0)
+            return [found] if found is not None else []
+        initializers = []
+        for method in root.methods:
+            owner = self._owner(root, method, 0)
+            if owner is None:
+                continue
+            position, ancestor = owner
+            for ref in ancestor.summary.protocol["applies"][method]:  # type: ignore[union-attr]
+                for label, steps, helpers in self._functions(root, ref, position, f"`{ancestor.short}.{method}()`"):
+                    initializers.append((label, steps, helpers))
+        return initializers
+
+    def _owner(self, root: _Root, method: str, start: int) -> tuple[int, Known] | None:
+        for position, ancestor in enumerate(root.known.ancestors[start:], start):
+            summary = ancestor.summary
+            if summary is not None and method in summary.methods:
+                return position, ancestor
+        return None
+
+    def _method(self, root: _Root, name: str, start: int) -> tuple[str, list[Any], Helpers] | None:
+        """The dispatch of ``self.name`` looked up from MRO position ``start``."""
+        for position, ancestor in enumerate(root.known.ancestors[start:], start):
+            if ancestor.name in PRETRAINED_BASES and name == "_init_weights":
+                return _BASE_LABEL, BASE_INIT_WEIGHTS, self._helpers(root, position)
+            summary = ancestor.summary
+            if summary is not None and name in summary.methods:
+                steps = summary.protocol.get("dispatches", {}).get(name, [])
+                label = f"`{ancestor.short}.{name}` ({self._path(ancestor.module)})"
+                return label, steps, self._helpers(root, position)
+        return None
+
+    def _helpers(self, root: _Root, position: int) -> Helpers:
+        def resolve(kind: str, name: str) -> tuple[list[Any], Helpers] | None:
+            if kind in ("self", "super"):
+                found = self._method(root, name, 0 if kind == "self" else position + 1)
+                return (found[1], found[2]) if found is not None else None
+            if kind == "function":
+                facts = self._function_facts(name)
+                if facts is None:
+                    return [["helper", "unknown", name]], resolve  # not of the project: may write anything
+                return facts.get("dispatch", []), resolve
+            return None
+
+        return resolve
+
+    def _functions(self, root: _Root, ref: list[Any], position: int, label: str,
+                   depth: int = 0) -> list[tuple[str, list[Any], Helpers]]:
+        """The dispatches a function reference of ``apply``/``named_apply`` stands for."""
+        helpers = self._helpers(root, position)
+        kind = ref[0]
+        if kind == "inline":
+            return [(label, ref[1], helpers)]
+        if kind == "method":
+            found = self._method(root, ref[1], 0)
+            return [(label, found[1], found[2])] if found is not None else []
+        facts = self._function_facts(ref[1])
+        if facts is None:
+            return [(label, [["helper", "unknown", ref[1]]], helpers)]
+        if kind == "function":
+            return [(label, facts.get("dispatch", []), helpers)]
+        if depth > 4:
+            return []
+        return [item for returned in facts.get("returns", ())  # a factory: what it returns
+                for item in self._functions(root, returned, position, label, depth + 1)]
+
+    def _function_facts(self, qualified: str) -> dict[str, Any] | None:
+        module, _, name = qualified.rpartition(".")
+        for _ in range(8):
+            summary = self.index.module(module) if module else None
+            if summary is None:
+                return None
+            if name in summary.functions:
+                return summary.functions[name]
+            target = summary.imports.get(name)
+            if target is None or target == f"{module}.{name}":
+                return {}  # a function of the project that dispatches nothing
+            module, _, name = target.rpartition(".")
+        return None
+
+    def _path(self, module: str) -> str:
+        """The file of a module, relative to the project (``pkg/sub/mod.py``)."""
+        summary = self.index.module(module)
+        if summary is None or summary.path.endswith("__init__.py"):
+            return module.replace(".", "/") + "/__init__.py"
+        return module.replace(".", "/") + ".py"
+

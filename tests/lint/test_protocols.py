@@ -1,0 +1,304 @@
+"""Init protocols across files: Hugging Face families, root init methods, and the choice between them."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from initlint.cli import cli
+from initlint.config import ConfigError, load_config
+from initlint.lint.engine import _settings, lint_paths
+
+from .helpers import lint_tree, write_tree
+
+LAYERS = """\
+import torch
+from torch import nn
+
+
+class Scale(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(dim))
+
+
+class Inner(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(dim))
+
+
+class Outer(nn.Module):  # builds Inner: reachable from a model that builds Outer
+    def __init__(self, dim):
+        super().__init__()
+        self.inner = Inner(dim)
+"""
+
+MODEL = """\
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+
+from pkg.layers import Outer, Scale
+
+
+class TinyPreTrainedModel(PreTrainedModel):
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, Scale):
+            init.ones_(module.scale)
+
+
+class TinyModel(TinyPreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.scale = Scale(4)
+        self.outer = Outer(4)
+"""
+
+
+def codes(findings) -> list[tuple[str, str, str]]:
+    return sorted((Path(f.path).name, f.code, f.message.split("`")[1]) for f in findings)
+
+
+def test_a_family_covers_the_classes_it_imports_and_builds(tmp_path: Path) -> None:
+    files = {"pkg/__init__.py": "", "pkg/layers.py": LAYERS, "pkg/model.py": MODEL}
+    found = lint_tree(tmp_path, files)
+    # Scale is written by the family's branch; Inner (built by Outer) by no branch of it
+    assert codes(found) == [("layers.py", "INI004", "Inner")]
+    assert "`TinyPreTrainedModel._init_weights` (pkg/model.py)" in found[0].message
+
+
+def test_reset_parameters_protocol_keeps_todays_findings(tmp_path: Path) -> None:
+    files = {"pkg/__init__.py": "", "pkg/layers.py": LAYERS, "pkg/model.py": MODEL}
+    found = lint_tree(tmp_path, files, init_protocol="reset_parameters")
+    assert codes(found) == [("layers.py", "INI001", "Inner"), ("layers.py", "INI001", "Scale")]
+
+
+def test_a_sub_model_is_initialized_by_its_own_family(tmp_path: Path) -> None:
+    sub = MODEL.replace("Tiny", "Sub")
+    outer = """\
+from transformers import PreTrainedModel
+
+from pkg.sub import SubModel
+
+
+class WrapperPreTrainedModel(PreTrainedModel):
+    def _init_weights(self, module):
+        pass  # writes nothing: SubModel's modules are initialized by SubPreTrainedModel
+
+
+class Wrapper(WrapperPreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.sub = SubModel(config)
+"""
+    files = {"pkg/__init__.py": "", "pkg/layers.py": LAYERS, "pkg/sub.py": sub, "pkg/wrapper.py": outer}
+    assert codes(lint_tree(tmp_path, files)) == [("layers.py", "INI004", "Inner")]
+
+
+def test_class_name_tests_and_guards(tmp_path: Path) -> None:
+    source = """\
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+
+class FancyRMSNorm(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.offset = nn.Parameter(torch.zeros(dim))
+
+
+class Model(PreTrainedModel):
+    def _init_weights(self, module):
+        if "RMSNorm" in module.__class__.__name__:
+            module.weight.data.fill_(1.0)
+            if hasattr(module, "offset"):
+                self._zero(module)
+
+    def _zero(self, module):
+        for p in (module.offset,):
+            p.data.zero_()
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.norm = FancyRMSNorm(4)
+"""
+    assert codes(lint_tree(tmp_path, {"model.py": source})) == []
+
+
+ROOT = """\
+import torch
+from torch import nn
+
+
+class Gain(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(dim))
+        self.shift = nn.Parameter(torch.zeros(dim))
+
+
+class Token(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(dim))
+
+
+def init_weights(module, name=""):
+    if isinstance(module, Gain):
+        nn.init.ones_(module.gain)
+
+
+class Net(nn.Module):
+    def __init__(self, dim=4):
+        super().__init__()
+        self.gain = Gain(dim)
+        self.token = Token(dim)
+        self.init_weights()
+
+    def init_weights(self):
+        self.apply(init_weights)
+"""
+
+
+def test_root_init_methods_are_opt_in(tmp_path: Path) -> None:
+    assert codes(lint_tree(tmp_path, {"net.py": ROOT})) == [("net.py", "INI001", "Gain"), ("net.py", "INI001", "Token")]
+
+
+def test_a_named_root_method_covers_what_its_dispatch_writes(tmp_path: Path) -> None:
+    found = lint_tree(tmp_path, {"net.py": ROOT}, init_methods=("reset_parameters", "init_weights"))
+    assert codes(found) == [("net.py", "INI001", "Token"), ("net.py", "INI002", "Net.init_weights()")]
+    partly = next(f for f in found if f.code == "INI002")
+    assert "`shift`" in partly.message and "`gain`" not in partly.message.split("never initializes")[1]
+
+
+def test_named_apply_with_a_factory(tmp_path: Path) -> None:
+    source = ROOT.replace("        self.apply(init_weights)", "        named_apply(get_init(), self)") + """
+
+def get_init():
+    return partial(init_weights, name="")
+
+
+def named_apply(fn, module):
+    fn(module)
+"""
+    source = "from functools import partial\n" + source
+    found = lint_tree(tmp_path, {"net.py": source}, init_methods=("reset_parameters", "init_weights"))
+    assert sorted(f.code for f in found) == ["INI001", "INI002"]
+
+
+def test_init_protocol_is_configured_and_checked(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.initlint]\ninit-protocol = "reset_parameters"\n')
+    config = load_config(tmp_path)
+    assert config.init_protocol == "reset_parameters"
+    assert config.with_cli(init_protocol="auto").init_protocol == "auto"
+    assert _settings(config) != _settings(dataclasses.replace(config, init_protocol="auto"))  # the cache key
+    (tmp_path / "pyproject.toml").write_text('[tool.initlint]\ninit-protocol = "hf"\n')
+    with pytest.raises(ConfigError, match="init-protocol must be one of 'auto', 'reset_parameters'"):
+        load_config(tmp_path)
+
+
+def test_cli_init_protocol_overrides_the_configuration(tmp_path: Path) -> None:
+    files = {"pkg/__init__.py": "", "pkg/layers.py": LAYERS, "pkg/model.py": MODEL}
+    lint_tree(tmp_path, files)
+    runner = CliRunner()
+    auto = runner.invoke(cli, [str(tmp_path), "--no-cache", "--statistics"])
+    reset = runner.invoke(cli, [str(tmp_path), "--no-cache", "--statistics", "--init-protocol", "reset_parameters"])
+    assert "INI004" in auto.output and "INI001" not in auto.output
+    assert "INI001" in reset.output and "INI004" not in reset.output
+
+
+def test_writes_through_a_submodule_and_computed_names(tmp_path: Path) -> None:
+    source = """\
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+
+
+class Router(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n, n))
+
+
+class Rotary(nn.Module):
+    def __init__(self, kinds):
+        super().__init__()
+        for kind in kinds:
+            self.register_buffer(f"{kind}_inv_freq", torch.ones(4), persistent=False)
+
+
+class Moe(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.gate = Router(n)
+        self.rotary = Rotary(["full"])
+
+
+class Model(PreTrainedModel):
+    def _init_weights(self, module):
+        if isinstance(module, Moe):
+            init.normal_(module.gate.weight)  # the parent's branch writes the router's weight
+        elif isinstance(module, Rotary):
+            for kind in ("full",):
+                init.copy_(getattr(module, f"{kind}_inv_freq"), torch.ones(4))
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.moe = Moe(4)
+"""
+    assert codes(lint_tree(tmp_path, {"model.py": source})) == []
+
+
+def _aged(root: Path) -> None:
+    """Files older than the cache's racy window, as files are between commits."""
+    old = os.stat(root).st_mtime - 60
+    for path in root.rglob("*.py"):
+        os.utime(path, (old, old))
+
+
+def _cached(root: Path, targets: list[Path] | None = None) -> list[tuple[str, str, str]]:
+    config = load_config(root)
+    return codes(lint_paths(targets or [root], config, cache=True).findings)
+
+
+def test_warm_verdicts_follow_edits_of_other_files(tmp_path: Path) -> None:
+    """A class's verdict reads the roots of other files and the modules between: a warm run sees an edit
+    of any of them, though the class's own file is unchanged."""
+    inner = LAYERS[: LAYERS.index("class Outer")]
+    mid = "from torch import nn\n\nfrom pkg.layers import Inner\n\n\n" + LAYERS[LAYERS.index("class Outer"):]
+    files = {"pkg/__init__.py": "", "pkg/layers.py": inner, "pkg/mid.py": mid,
+             "pkg/model.py": MODEL.replace("from pkg.layers import Outer, Scale",
+                                           "from pkg.layers import Scale\nfrom pkg.mid import Outer")}
+    write_tree(tmp_path, files)
+    (tmp_path / "pyproject.toml").touch()
+    _aged(tmp_path)
+    assert _cached(tmp_path) == [("layers.py", "INI004", "Inner")]
+    assert _cached(tmp_path) == [("layers.py", "INI004", "Inner")]  # warm
+    model = tmp_path / "pkg/model.py"  # the root writes Inner now
+    model.write_text(model.read_text().replace("import Scale\n", "import Inner, Scale\n").replace(
+        "init.ones_(module.scale)\n", "init.ones_(module.scale)\n        if isinstance(module, Inner):\n"
+        "            init.ones_(module.gain)\n"))
+    assert _cached(tmp_path) == []
+    (tmp_path / "pkg/mid.py").write_text(mid.replace("self.inner = Inner(dim)", "self.inner = nn.Identity()"))
+    model.write_text(files["pkg/model.py"])  # no family reaches Inner: judged by reset_parameters again
+    _aged(tmp_path)
+    assert _cached(tmp_path) == [("layers.py", "INI001", "Inner")]
+    (tmp_path / "pkg/mid.py").write_text(mid)  # an intermediate module, no root of its own
+    _aged(tmp_path)
+    assert _cached(tmp_path) == _cached(tmp_path) == [("layers.py", "INI004", "Inner")]
+    (tmp_path / "pkg/other.py").write_text(  # a new family that builds Scale and writes nothing of it
+        "from transformers import PreTrainedModel\n\nfrom pkg.layers import Scale\n\n\n"
+        "class OtherModel(PreTrainedModel):\n    def __init__(self, config):\n        super().__init__(config)\n"
+        "        self.scale = Scale(4)\n\n    def _init_weights(self, module):\n        pass\n")
+    found = _cached(tmp_path)
+    assert found == [("layers.py", "INI004", "Inner"), ("layers.py", "INI004", "Scale")]
+    assert found == codes(lint_paths([tmp_path], load_config(tmp_path)).findings)  # the same as cold
