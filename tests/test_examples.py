@@ -22,7 +22,7 @@ def test_broken_example_has_the_documented_findings() -> None:
         ("examples/broken/tinygpt/layers.py", 17, "INI001"),
         ("examples/broken/tinygpt/layers.py", 29, "INI002"),
         ("examples/broken/train.py", 14, "INI003"),
-        ("examples/transformers_demo.py", 35, "INI001"),
+        ("examples/transformers_demo.py", 35, "INI004"),
     ]
 
 

@@ -338,7 +338,8 @@ class Project:
         run = self._run_for(key)
         if run.protocols is None:
             index = ProjectIndex(run.loader(self), self.config.extra_module_bases, self.config.init_methods)
-            run.protocols = Protocols(index, self.config.init_protocol, self.config.init_methods)
+            run.protocols = Protocols(index, self.config.init_protocol, self.config.init_methods,
+                                      os.fspath(self.config.root))
             run.protocols.add_roots(self.summary(f, need_classes=True) for f in self._root_files or ())
         if self._holds_roots(path):
             run.protocols.add_roots([self.summary(path, need_classes=True)])

@@ -302,3 +302,80 @@ def test_warm_verdicts_follow_edits_of_other_files(tmp_path: Path) -> None:
     found = _cached(tmp_path)
     assert found == [("layers.py", "INI004", "Inner"), ("layers.py", "INI004", "Scale")]
     assert found == codes(lint_paths([tmp_path], load_config(tmp_path)).findings)  # the same as cold
+
+
+def test_explicit_base_calls_mappings_factories_and_mutators(tmp_path: Path) -> None:
+    """What transformers' own files do: ``PreTrainedModel._init_weights(self, module)``, a dict of attention
+    classes indexed by the config, a factory building a layer, and a function swapping layers of a sub-model
+    whose family the file does not know (``replace_batch_norm(backbone)``)."""
+    source = """\
+import torch
+from torch import nn
+from transformers import AutoBackbone, PreTrainedModel
+
+
+class TinyRMSNorm(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+
+
+class EagerAttention(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.rel_pos = nn.Parameter(torch.zeros(dim))
+
+
+class SdpaAttention(EagerAttention):
+    pass
+
+
+ATTENTION_CLASSES = {"eager": EagerAttention, "sdpa": SdpaAttention}
+
+
+class Positions(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.table = nn.Parameter(torch.zeros(dim))
+
+
+def build_positions(dim):
+    return Positions(dim)
+
+
+class FrozenNorm(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.register_buffer("running_mean", torch.zeros(dim))
+
+
+def freeze_norms(model):
+    for name, child in model.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            setattr(model, name, FrozenNorm(child.num_features))
+
+
+class TinyModel(PreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.norm = TinyRMSNorm(4)
+        self.attention = ATTENTION_CLASSES[config.impl](4)
+        self.positions = build_positions(4)
+        backbone = AutoBackbone.from_config(config.backbone)
+        freeze_norms(backbone)
+        self.backbone = backbone
+
+    def _init_weights(self, module):
+        PreTrainedModel._init_weights(self, module)  # the base class's default: RMSNorm by name
+        if isinstance(module, EagerAttention):
+            module.rel_pos.data.zero_()
+
+
+class OtherModel(PreTrainedModel):  # a second family of the file: it judges only what its own tree builds
+    def _init_weights(self, module):
+        pass
+"""
+    found = lint_tree(tmp_path, {"model.py": source})
+    # TinyRMSNorm: the base default; both attention classes: their branch; Positions: joins the tree through
+    # the factory and no branch writes it; FrozenNorm: in the backbone, whose _init_weights is not known here
+    assert codes(found) == [("model.py", "INI004", "Positions")]

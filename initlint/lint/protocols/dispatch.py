@@ -9,7 +9,8 @@ judged later for any class of the project (``evaluate.py``):
 - ``["all", "parameter"]`` / ``["all", "buffer"]``: a loop over ``module.parameters()`` / ``buffers()``;
 - ``["method", "reset_parameters"]``: ``module.reset_parameters()``, whatever that writes for the class;
 - ``["helper", kind, name]``: the module is handed on: ``self._init(module)`` (kind ``self``),
-  ``super()._init_weights(module)`` (``super``) or a function of the project (``function``);
+  ``super()._init_weights(module)`` (``super``), ``Base._init_weights(self, module)`` (``class``, named
+  ``"qualified.Base:_init_weights"``) or a function of the project (``function``);
 - ``["if", [[condition, steps], ...], else_steps]``: an ``if``/``elif``/``else`` chain.
 
 A condition is ``["isinstance", [qualified names]]``, ``["name", op, text]`` (a test on
@@ -53,6 +54,9 @@ class _Reader:
         self.self_name = self_name
 
     # -- what a node says about the module --------------------------------------------------------
+    def _is_self(self, node: ast.expr) -> bool:
+        return self.self_name is not None and isinstance(node, ast.Name) and node.id == self.self_name
+
     def _is_module(self, node: ast.expr) -> bool:
         return isinstance(node, ast.Name) and node.id in self.names
 
@@ -228,6 +232,10 @@ class _Reader:
             return []
         if arguments and self._is_module(arguments[0]):
             return [self._helper(func, last or func.attr)] if isinstance(func, ast.Attribute) or callee else []
+        if isinstance(func, ast.Attribute) and len(node.args) >= 2 and self._is_self(node.args[0]) \
+                and self._is_module(node.args[1]):  # PreTrainedModel._init_weights(self, module)
+            owner = self.table.qualify(func.value)
+            return [["helper", "class", f"{owner}:{func.attr}"]] if owner else [["helper", "unknown", func.attr]]
         if last.endswith("_") and arguments:  # init.normal_(module.weight), trunc_normal_(module.weight)
             return self._written(arguments[0])
         return []

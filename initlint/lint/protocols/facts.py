@@ -5,13 +5,17 @@ For each class (``ClassSummary.protocol``):
 - ``attributes``: every ``self.X`` a method assigns (``hasattr`` guards are judged by it);
 - ``children``: attribute -> the class ``__init__`` builds into it (``self.gate = Router(...)``);
 - ``builds``: the classes its ``__init__`` constructs (qualified names; a call of an ``__init__``
-  argument counts as a call of its default, ``block_fn=Block``): the module tree;
+  argument counts as a call of its default, ``block_fn=Block``; ``call:<function>`` a call of a
+  module-level function, whose ``makes`` join the tree): the module tree;
 - ``dispatches``: method -> dispatch over a module argument (``_init_weights(self, module)``);
 - ``applies``: method -> the functions it applies over the module tree (``self.apply(fn)``,
   ``named_apply(fn, self)``, ``for m in self.modules(): ...``).
 
 For the file (``FileSummary.functions``): module-level functions that dispatch over a module
-(``init_weights_vit_timm(module, name)``), and the functions a factory returns.
+(``init_weights_vit_timm(module, name)``), the functions a factory returns, and the classes a function
+builds: ``makes`` when it returns a value (a factory: they join its caller's tree, and ``builds`` of a
+class names the call as ``call:<function>``), ``places`` when it returns nothing (they go into the tree
+its caller hands it, like ``replace_batch_norm(backbone)``: whose family that is, the file does not say).
 
 A function reference is ``["method", name]``, ``["function", qualified]``, ``["factory", qualified]``
 (the functions that call returns) or ``["inline", dispatch]``.
@@ -35,18 +39,34 @@ def collect_protocol_facts(
     module: ast.Module, table: ImportTable, classes: list[tuple[ast.ClassDef, ClassSummary]], summary: FileSummary
 ) -> None:
     """Fill ``protocol`` of each class and ``functions`` of the file."""
+    mappings = _class_mappings(module, table)
     for node, cls in classes:
-        facts = _class_facts(node, table)
+        facts = _class_facts(node, table, mappings)
         if facts:
             cls.protocol = facts
     for statement in module.body:
         if isinstance(statement, _FUNCTIONS):
-            facts = _function_facts(statement, table)
+            facts = _function_facts(statement, table, mappings)
             if facts:
                 summary.functions[statement.name] = facts
 
 
-def _class_facts(node: ast.ClassDef, table: ImportTable) -> dict[str, Any]:
+def _class_mappings(module: ast.Module, table: ImportTable) -> dict[str, list[str]]:
+    """Module-level dicts of classes (``ATTENTION_CLASSES = {"eager": Attention, "sdpa": SdpaAttention}``):
+    name -> the classes, so that ``ATTENTION_CLASSES[config.impl](config)`` builds each of them."""
+    found: dict[str, list[str]] = {}
+    for statement in module.body:
+        target = statement.targets[0] if isinstance(statement, ast.Assign) and len(statement.targets) == 1 else (
+            statement.target if isinstance(statement, ast.AnnAssign) else None)
+        value = getattr(statement, "value", None)
+        if isinstance(target, ast.Name) and isinstance(value, ast.Dict) and value.values:
+            classes = [table.qualify(v) for v in value.values if (dotted(v) or "").rpartition(".")[2][:1].isupper()]
+            if classes and all(classes) and len(classes) == len(value.values):
+                found[target.id] = [c for c in classes if c is not None]
+    return found
+
+
+def _class_facts(node: ast.ClassDef, table: ImportTable, mappings: dict[str, list[str]]) -> dict[str, Any]:
     attributes: set[str] = set()
     builds: list[str] = []
     dispatches: dict[str, Any] = {}
@@ -60,7 +80,7 @@ def _class_facts(node: ast.ClassDef, table: ImportTable) -> dict[str, Any]:
         self_name = positional[0].arg if positional else "self"
         attributes.update(_self_attributes(method, self_name))
         if method.name == "__init__":
-            builds = _builds(method, table)
+            builds = _builds(method, table, mappings)
             children = _children(method, self_name, table)
         if dispatching and len(positional) >= 2 and method.name != "__init__":
             dispatch = read_dispatch(method, table, method=True)
@@ -81,8 +101,14 @@ def _positional(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
     return [*node.args.posonlyargs, *node.args.args]
 
 
-def _function_facts(node: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable) -> dict[str, Any]:
+def _function_facts(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable, mappings: dict[str, list[str]]
+) -> dict[str, Any]:
     facts: dict[str, Any] = {}
+    built = [name for name in _builds(node, table, mappings) if not name.startswith("call:")]
+    if built:  # a factory's classes join its caller's tree; a mutator's, the tree it is handed
+        returns = any(isinstance(sub, ast.Return) and sub.value is not None for sub in ast.walk(node))
+        facts["makes" if returns else "places"] = built
     positional = [*node.args.posonlyargs, *node.args.args]
     if positional and _dispatches_over(node, positional[0].arg):
         dispatch = read_dispatch(node, table, method=False)
@@ -128,8 +154,11 @@ def _self_attributes(method: ast.FunctionDef | ast.AsyncFunctionDef, self_name: 
     return found
 
 
-def _builds(init: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable) -> list[str]:
-    """The classes ``__init__`` constructs: capitalized callees, and argument defaults that are called."""
+def _builds(
+    init: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable, mappings: dict[str, list[str]]
+) -> list[str]:
+    """The classes ``__init__`` (or a function) constructs: capitalized callees, argument defaults that are
+    called, and the classes of a module-level dict of classes that is subscripted and called."""
     defaults: dict[str, str] = {}
     args = init.args
     positional = [*args.posonlyargs, *args.args]
@@ -151,6 +180,10 @@ def _builds(init: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable) ->
             name = table.qualify(func)
         elif dotted(func) in ("partial", "functools.partial") and sub.args:
             name = table.qualify(sub.args[0])
+        elif isinstance(func, ast.Subscript) and isinstance(func.value, ast.Name) and func.value.id in mappings:
+            found += [c for c in mappings[func.value.id] if c not in found]
+        elif isinstance(func, ast.Name) and (qualified := table.qualify(func)) is not None:
+            name = f"call:{qualified}"  # build_position_encoding(...): the classes that factory makes
         if name is not None and name not in found:
             found.append(name)
     return found

@@ -13,6 +13,7 @@ A class used by several families is judged by each of them: a tensor one of them
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from initlint.lint.index import ClassView
 
 __all__ = ["Protocols", "Verdict", "Judged"]
+
+_MAX_CALLS = 32  # factory calls followed from one __init__
 
 _BASE_LABEL = "`PreTrainedModel._init_weights` (transformers/modeling_utils.py, the base class's default)"
 
@@ -80,17 +83,20 @@ class Protocols:
 
     Args:
         protocol: ``"auto"`` (each class by the protocol that covers it) or ``"reset_parameters"``.
+        root: the project root, that messages name files relative to.
         init_methods: the configured ``init-methods``; those besides ``reset_parameters`` are root methods.
     """
 
     def __init__(self, index: ProjectIndex, protocol: str = "auto",
-                 init_methods: Iterable[str] = ("reset_parameters",)) -> None:
+                 init_methods: Iterable[str] = ("reset_parameters",), root: str | None = None) -> None:
         self.index = index
+        self.root = root  # files are named relative to it in messages
         self.enabled = protocol == "auto"
         self.root_methods = tuple(m for m in init_methods if m != "reset_parameters")
         self.cache: dict[str, Known] = {}
         self._closures: dict[str, frozenset[str]] = {}
         self._file_members: dict[str, frozenset[str]] = {}
+        self._file_placed: dict[str, frozenset[str]] = {}
         self._judged: dict[tuple[str, str], Judged] = {}
         self._searched: set[str] = set()
         self.roots: list[_Root] = []
@@ -139,13 +145,41 @@ class Protocols:
             summary = ancestor.summary
             if summary is None:
                 continue
-            for built in summary.protocol.get("builds", ()):
+            for built in self._expand(summary.protocol.get("builds", ())):
                 child = lookup(self.index, built, self.cache)
                 # a sub-model (a PreTrainedModel inside a PreTrainedModel) is initialized by its own family
                 if child.summary is not None and not child.names() & PRETRAINED_BASES:
                     members |= self._closure(child)
         self._closures[known.name] = frozenset(members)
         return self._closures[known.name]
+
+    def _expand(self, builds: Iterable[str]) -> list[str]:
+        """Class names, with each ``call:<function>`` replaced by the classes that factory makes."""
+        found: list[str] = []
+        work, seen = list(builds), set()
+        while work:
+            built = work.pop(0)
+            if not built.startswith("call:"):
+                found.append(built)
+            elif built not in seen and len(seen) < _MAX_CALLS:
+                seen.add(built)
+                facts = self._function_facts(built[5:]) or {}
+                work += facts.get("makes", ())
+        return found
+
+    def _placed(self, module: str) -> frozenset[str]:
+        """Classes only a mutator function of the file builds (``replace_batch_norm(backbone)``): they
+        live in a tree the file does not name, so no family of the file judges them."""
+        if module not in self._file_placed:
+            summary = self.index.module(module)
+            names: set[str] = set()
+            if summary is not None:
+                placed = {b for f in summary.functions.values() for b in f.get("places", ())}
+                made = {b for f in summary.functions.values() for b in f.get("makes", ())}
+                made |= {b for c in summary.classes for b in c.protocol.get("builds", ())}
+                names = {lookup(self.index, b, self.cache).name for b in placed - made}
+            self._file_placed[module] = frozenset(names)
+        return self._file_placed[module]
 
     def _members_of_file(self, module: str) -> frozenset[str]:
         """The classes a file defines or imports (canonical names)."""
@@ -159,6 +193,7 @@ class Protocols:
                         found = lookup(self.index, target, self.cache)
                         if found.summary is not None:
                             names.add(found.name)
+                names -= self._placed(module)
             self._file_members[module] = frozenset(names)
         return self._file_members[module]
 
@@ -171,6 +206,9 @@ class Protocols:
         for kind in ("hugging-face", "init-method"):
             roots = [r for r in self.roots if r.kind == kind]
             reaching = [r for r in roots if subject.name in self._closure(r.known)]
+            if not reaching and kind == "hugging-face" and any(subject.name in self._placed(r.known.module)
+                                                               for r in roots):
+                return Verdict(kind)  # put into a sub-model of unknown family: nothing to judge it by
             if not reaching:
                 reaching = [r for r in roots if subject.name in self._members_of_file(r.known.module)]
             if reaching:
@@ -248,6 +286,14 @@ class Protocols:
             if kind in ("self", "super"):
                 found = self._method(root, name, 0 if kind == "self" else position + 1)
                 return (found[1], found[2]) if found is not None else None
+            if kind == "class":  # Base._init_weights(self, module): from Base's place in the MRO
+                qualified, _, method = name.rpartition(":")
+                owner = lookup(self.index, qualified, self.cache).name
+                for start, ancestor in enumerate(root.known.ancestors):
+                    if ancestor.name == owner:
+                        found = self._method(root, method, start)
+                        return (found[1], found[2]) if found is not None else None
+                return [["helper", "unknown", name]], resolve  # not an ancestor: may write anything
             if kind == "function":
                 facts = self._function_facts(name)
                 if facts is None:
@@ -292,9 +338,12 @@ class Protocols:
         return None
 
     def _path(self, module: str) -> str:
-        """The file of a module, relative to the project (``pkg/sub/mod.py``)."""
+        """The file of a module, relative to the project root (``src/pkg/mod.py``) when under it."""
         summary = self.index.module(module)
+        if summary is not None and self.root is not None:
+            where = os.path.relpath(summary.path, self.root)
+            if not where.startswith(".."):
+                return where.replace(os.sep, "/")
         if summary is None or summary.path.endswith("__init__.py"):
             return module.replace(".", "/") + "/__init__.py"
         return module.replace(".", "/") + ".py"
-
