@@ -35,7 +35,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
-LIMIT = 120_000_000  # tensor elements: bigger models are shrunk further, or skipped
+LIMIT = 300_000_000  # tensor elements (1.2 GB in float32): bigger models are shrunk further, or skipped
 _LAYERS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers", "decoder_layers",
            "num_encoder_layers", "num_decoder_layers", "text_layers", "vision_layers", "num_decoder_blocks")
 _DIMS = ("hidden_size", "intermediate_size", "d_model", "d_ff", "n_embd", "embed_dim", "ffn_dim",

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from initlint.config import Config
-from initlint.lint.cache import SummaryCache, findings_of, noqa_of
+from initlint.lint.cache import SummaryCache, content_hash, findings_of, noqa_of
 from initlint.lint.discovery import discover_files, module_of, modules_under, relative
+from initlint.lint.protocols.roots import may_hold_roots
 from initlint.lint.summary import FileSummary, Finding
 
 if TYPE_CHECKING:
@@ -232,7 +233,6 @@ class Project:
 
     def _analyse_overlay(self, key: str) -> None:
         from initlint.lint.analyze import analyze_source
-        from initlint.lint.cache import content_hash
 
         text = self._overlays[key]
         module, is_package = module_of(key)
@@ -300,15 +300,11 @@ class Project:
             self.analyze(self._targets)
             self._root_files = [t for t in self._targets if self._holds_roots(t)]
         files = sorted({*self._root_files, *([path] if self._holds_roots(path) else [])})
-        from initlint.lint.cache import content_hash
-
         return content_hash(repr([(f, self._hashes.get(f)) for f in files]).encode())
 
     def _holds_roots(self, path: str) -> bool:
         summary = self._summaries.get(path)
         if summary is not None:
-            from initlint.lint.protocols.roots import may_hold_roots
-
             return may_hold_roots(summary)
         return bool(self._trusted[path].get("roots"))
 

@@ -379,3 +379,50 @@ class OtherModel(PreTrainedModel):  # a second family of the file: it judges onl
     # TinyRMSNorm: the base default; both attention classes: their branch; Positions: joins the tree through
     # the factory and no branch writes it; FrozenNorm: in the backbone, whose _init_weights is not known here
     assert codes(found) == [("model.py", "INI004", "Positions")]
+
+
+def test_dicts_of_classes_of_another_module(tmp_path: Path) -> None:
+    """transformers' ``ACT2CLS``/``ACT2FN``: an activation with parameters joins every tree that picks it."""
+    activations = """\
+import torch
+from torch import nn
+
+
+class Gelu(nn.Module):
+    pass
+
+
+class Xielu(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(1))
+
+
+class Instantier(dict):
+    def __getitem__(self, key):
+        return super().__getitem__(key)()
+
+
+ACT2CLS = {"gelu": Gelu, "xielu": (Xielu, {})}
+ACT2FN = Instantier(ACT2CLS)
+"""
+    model = """\
+from torch import nn
+from transformers import PreTrainedModel
+
+from pkg.activations import ACT2CLS, ACT2FN
+
+
+class Mlp(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.act = ACT2FN[config.act] if config.act != "xielu" else ACT2CLS["xielu"]()
+
+
+class TinyModel(PreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.mlp = Mlp(config)
+"""
+    files = {"pkg/__init__.py": "", "pkg/activations.py": activations, "pkg/model.py": model}
+    assert codes(lint_tree(tmp_path, files)) == [("activations.py", "INI004", "Xielu")]

@@ -6,12 +6,14 @@ For each class (``ClassSummary.protocol``):
 - ``children``: attribute -> the class ``__init__`` builds into it (``self.gate = Router(...)``);
 - ``builds``: the classes its ``__init__`` constructs (qualified names; a call of an ``__init__``
   argument counts as a call of its default, ``block_fn=Block``; ``call:<function>`` a call of a
-  module-level function, whose ``makes`` join the tree): the module tree;
+  module-level function, whose ``makes`` join the tree; ``map:<name>|<key>|<called>`` a subscript of a
+  dict of classes of another module): the module tree;
 - ``dispatches``: method -> dispatch over a module argument (``_init_weights(self, module)``);
 - ``applies``: method -> the functions it applies over the module tree (``self.apply(fn)``,
   ``named_apply(fn, self)``, ``for m in self.modules(): ...``).
 
-For the file (``FileSummary.functions``): module-level functions that dispatch over a module
+For the file (``FileSummary.functions``, by module-level name): dicts of classes (``_class_mappings``),
+functions that dispatch over a module
 (``init_weights_vit_timm(module, name)``), the functions a factory returns, and the classes a function
 builds: ``makes`` when it returns a value (a factory: they join its caller's tree, and ``builds`` of a
 class names the call as ``call:<function>``), ``places`` when it returns nothing (they go into the tree
@@ -30,7 +32,7 @@ from initlint.lint.names import ImportTable, dotted
 from initlint.lint.protocols.dispatch import read_dispatch
 from initlint.lint.summary import ClassSummary, FileSummary
 
-__all__ = ["collect_protocol_facts"]
+__all__ = ["collect_protocol_facts", "mapped_classes"]
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -40,6 +42,7 @@ def collect_protocol_facts(
 ) -> None:
     """Fill ``protocol`` of each class and ``functions`` of the file."""
     mappings = _class_mappings(module, table)
+    summary.functions.update(mappings)  # read by other files' ``map:`` entries
     for node, cls in classes:
         facts = _class_facts(node, table, mappings)
         if facts:
@@ -51,22 +54,45 @@ def collect_protocol_facts(
                 summary.functions[statement.name] = facts
 
 
-def _class_mappings(module: ast.Module, table: ImportTable) -> dict[str, list[str]]:
-    """Module-level dicts of classes (``ATTENTION_CLASSES = {"eager": Attention, "sdpa": SdpaAttention}``):
-    name -> the classes, so that ``ATTENTION_CLASSES[config.impl](config)`` builds each of them."""
-    found: dict[str, list[str]] = {}
+def _class_mappings(module: ast.Module, table: ImportTable) -> dict[str, dict[str, Any]]:
+    """Module-level dicts of classes: name -> ``{"classes": {key: qualified}, "instantiates": bool}``.
+
+    ``ATTENTION_CLASSES = {"eager": Attention, "sdpa": SdpaAttention}`` (values may be ``(Class, kwargs)``),
+    so that ``ATTENTION_CLASSES[config.impl](config)`` builds each of them, and ``ACT2CLS["xielu"](...)``
+    the one; ``ACT2FN = ClassInstantier(ACT2CLS)`` *instantiates*: ``ACT2FN[name]`` alone builds one.
+    """
+    found: dict[str, dict[str, Any]] = {}
     for statement in module.body:
         target = statement.targets[0] if isinstance(statement, ast.Assign) and len(statement.targets) == 1 else (
             statement.target if isinstance(statement, ast.AnnAssign) else None)
         value = getattr(statement, "value", None)
-        if isinstance(target, ast.Name) and isinstance(value, ast.Dict) and value.values:
-            classes = [table.qualify(v) for v in value.values if (dotted(v) or "").rpartition(".")[2][:1].isupper()]
-            if classes and all(classes) and len(classes) == len(value.values):
-                found[target.id] = [c for c in classes if c is not None]
+        if not isinstance(target, ast.Name):
+            continue
+        if isinstance(value, ast.Dict):
+            classes = {}
+            for position, (key, item) in enumerate(zip(value.keys, value.values)):
+                item = item.elts[0] if isinstance(item, ast.Tuple) and item.elts else item
+                qualified = table.qualify(item) if (dotted(item) or "").rpartition(".")[2][:1].isupper() else None
+                if qualified is not None:
+                    named = isinstance(key, ast.Constant) and isinstance(key.value, str)
+                    classes[key.value if named else f"#{position}"] = qualified  # type: ignore[union-attr]
+            if classes:
+                found[target.id] = {"classes": classes, "instantiates": False}
+        elif isinstance(value, ast.Call) and len(value.args) == 1 and isinstance(value.args[0], ast.Name) \
+                and value.args[0].id in found:
+            found[target.id] = {"classes": found[value.args[0].id]["classes"], "instantiates": True}
     return found
 
 
-def _class_facts(node: ast.ClassDef, table: ImportTable, mappings: dict[str, list[str]]) -> dict[str, Any]:
+def mapped_classes(mapping: dict[str, Any], key: str | None, called: bool) -> list[str]:
+    """The classes ``mapping[key]`` builds (every one for a key not known), called or not."""
+    if not (called or mapping["instantiates"]):
+        return []
+    classes = mapping["classes"]
+    return [classes[key]] if key in classes else list(classes.values())
+
+
+def _class_facts(node: ast.ClassDef, table: ImportTable, mappings: dict[str, dict[str, Any]]) -> dict[str, Any]:
     attributes: set[str] = set()
     builds: list[str] = []
     dispatches: dict[str, Any] = {}
@@ -102,7 +128,7 @@ def _positional(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
 
 
 def _function_facts(
-    node: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable, mappings: dict[str, list[str]]
+    node: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable, mappings: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     built = [name for name in _builds(node, table, mappings) if not name.startswith("call:")]
@@ -155,7 +181,7 @@ def _self_attributes(method: ast.FunctionDef | ast.AsyncFunctionDef, self_name: 
 
 
 def _builds(
-    init: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable, mappings: dict[str, list[str]]
+    init: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable, mappings: dict[str, dict[str, Any]]
 ) -> list[str]:
     """The classes ``__init__`` (or a function) constructs: capitalized callees, argument defaults that are
     called, and the classes of a module-level dict of classes that is subscripted and called."""
@@ -180,12 +206,21 @@ def _builds(
             name = table.qualify(func)
         elif dotted(func) in ("partial", "functools.partial") and sub.args:
             name = table.qualify(sub.args[0])
-        elif isinstance(func, ast.Subscript) and isinstance(func.value, ast.Name) and func.value.id in mappings:
-            found += [c for c in mappings[func.value.id] if c not in found]
         elif isinstance(func, ast.Name) and (qualified := table.qualify(func)) is not None:
             name = f"call:{qualified}"  # build_position_encoding(...): the classes that factory makes
         if name is not None and name not in found:
             found.append(name)
+    called = {id(sub.func) for sub in ast.walk(init) if isinstance(sub, ast.Call)}
+    for sub in ast.walk(init):
+        if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and isinstance(sub.ctx, ast.Load):
+            key = sub.slice.value if isinstance(sub.slice, ast.Constant) and isinstance(sub.slice.value, str) else ""
+            if sub.value.id in mappings:
+                built = mapped_classes(mappings[sub.value.id], key, id(sub) in called)
+            elif (qualified := table.qualify(sub.value)) is not None:  # ACT2FN of another module
+                built = [f"map:{qualified}|{key}|{int(id(sub) in called)}"]
+            else:
+                continue
+            found += [b for b in built if b not in found]
     return found
 
 

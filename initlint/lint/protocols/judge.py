@@ -22,6 +22,7 @@ from initlint.lint.index import Coverage, ProjectIndex
 from initlint.lint.protocols.classes import Known, ancestry, lookup
 from initlint.lint.protocols.dispatch import DYNAMIC
 from initlint.lint.protocols.evaluate import Evaluator, Helpers
+from initlint.lint.protocols.facts import mapped_classes
 from initlint.lint.protocols.hf_table import BASE_INIT_WEIGHTS, PRETRAINED_BASES
 from initlint.lint.protocols.roots import may_be_root
 from initlint.lint.summary import FileSummary, TensorDef
@@ -154,17 +155,23 @@ class Protocols:
         return self._closures[known.name]
 
     def _expand(self, builds: Iterable[str]) -> list[str]:
-        """Class names, with each ``call:<function>`` replaced by the classes that factory makes."""
+        """Class names, with each ``call:<function>`` replaced by the classes that factory makes, and each
+        ``map:`` entry by the classes of that dict of classes."""
         found: list[str] = []
         work, seen = list(builds), set()
         while work:
             built = work.pop(0)
-            if not built.startswith("call:"):
+            if not built.startswith(("call:", "map:")):
                 found.append(built)
             elif built not in seen and len(seen) < _MAX_CALLS:
                 seen.add(built)
-                facts = self._function_facts(built[5:]) or {}
-                work += facts.get("makes", ())
+                if built.startswith("call:"):
+                    work += (self._function_facts(built[5:]) or {}).get("makes", ())
+                    continue
+                qualified, key, called = built[4:].split("|")
+                mapping = self._function_facts(qualified) or {}
+                if "classes" in mapping:
+                    work += mapped_classes(mapping, key, called == "1")
         return found
 
     def _placed(self, module: str) -> frozenset[str]:
