@@ -14,6 +14,7 @@ from initlint.lint.collect import collect_classes, collect_imports
 from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable
 from initlint.lint.protocols.facts import collect_protocol_facts
+from initlint.lint.protocols.roots import may_hold_roots
 from initlint.lint.rules import ALL_RULES, ClassRule, FileRule
 from initlint.lint.rules.base import FileContext, Rule
 from initlint.lint.source import Source
@@ -101,6 +102,8 @@ def analyze_source(
         _prepare_fixes(classes, text, table, rules)
         summary.classes = [cls for _, cls in classes]
         summary.imports = table.aliases
+        # read only where a rule parses the file anyway: a file parsed for another's bases must not add roots
+        summary.roots = bool(rules) and may_hold_roots(summary)
         file_rules = [rule for rule in rules if issubclass(rule, FileRule) and rule.wants(tree, table)]
         if file_rules:
             summary.findings += _file_findings(path, text, table, extra_optimizers, file_rules)

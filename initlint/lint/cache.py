@@ -30,7 +30,6 @@ from dataclasses import asdict
 from typing import Any
 
 from initlint.__about__ import __version__
-from initlint.lint.protocols.roots import may_hold_roots
 from initlint.lint.summary import FileSummary, Finding
 from initlint.lint.torch_table import TORCH_VERSION
 
@@ -119,7 +118,7 @@ class SummaryCache:
             "skip": summary.skip_file,
             "noqa": {str(line): codes for line, codes in summary.noqa.items()},
             "findings": [_finding_json(f) for f in summary.findings],
-            "roots": may_hold_roots(summary),
+            "roots": summary.roots,
         }
         if _from_entry(entry, summary.path, summary.module) != summary:
             entry["x"] = self._write_summary(path, digest, module, summary)
@@ -240,6 +239,7 @@ def _from_entry(entry: dict[str, Any], path: str, module: str) -> FileSummary:
         noqa=noqa_of(entry),
         skip_file=entry["skip"],
         parsed=entry["parsed"],
+        roots=entry.get("roots", False),
     )
 
 

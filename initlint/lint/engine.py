@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from initlint.config import Config
 from initlint.lint.cache import SummaryCache, content_hash, findings_of, noqa_of
 from initlint.lint.discovery import discover_files, module_of, modules_under, relative
-from initlint.lint.protocols.roots import may_hold_roots
 from initlint.lint.summary import FileSummary, Finding
 
 if TYPE_CHECKING:
@@ -94,7 +93,8 @@ class Project:
         self._recording: dict[str, tuple[str | None, str | None]] | None = None
         self._overlays: dict[str, str] = {}
         self._runs: dict[str, _ProtocolRun] = {}  # roots key -> the init protocols judged under it
-        self._root_files: list[str] | None = None
+        self._root_files: set[str] | None = None  # the targets that could define roots
+        self._base_key = ""
 
     def set_overlays(self, overlays: Mapping[Path | str, str]) -> None:
         """Analyse these files from the given texts (unsaved buffers) instead of the disk; a file whose
@@ -298,14 +298,19 @@ class Project:
             return None
         if self._root_files is None:
             self.analyze(self._targets)
-            self._root_files = [t for t in self._targets if self._holds_roots(t)]
-        files = sorted({*self._root_files, *([path] if self._holds_roots(path) else [])})
-        return content_hash(repr([(f, self._hashes.get(f)) for f in files]).encode())
+            self._root_files = {t for t in self._targets if self._holds_roots(t)}
+            self._base_key = self._key_of(self._root_files)
+        if path in self._root_files or not self._holds_roots(path):
+            return self._base_key
+        return self._key_of({*self._root_files, path})  # a file of its own (the language server's)
+
+    def _key_of(self, files: set[str]) -> str:
+        return content_hash(repr(sorted((f, self._hashes.get(f)) for f in files)).encode())
 
     def _holds_roots(self, path: str) -> bool:
         summary = self._summaries.get(path)
         if summary is not None:
-            return may_hold_roots(summary)
+            return summary.roots
         return bool(self._trusted[path].get("roots"))
 
     def _run_for(self, key: str) -> _ProtocolRun:
@@ -336,7 +341,7 @@ class Project:
             index = ProjectIndex(run.loader(self), self.config.extra_module_bases, self.config.init_methods)
             run.protocols = Protocols(index, self.config.init_protocol, self.config.init_methods,
                                       os.fspath(self.config.root))
-            run.protocols.add_roots(self.summary(f, need_classes=True) for f in self._root_files or ())
+            run.protocols.add_roots(self.summary(f, need_classes=True) for f in sorted(self._root_files or ()))
         if self._holds_roots(path):
             run.protocols.add_roots([self.summary(path, need_classes=True)])
         run.volatile |= any(f in self._overlays for f in self._root_files or ()) or path in self._overlays

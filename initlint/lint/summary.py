@@ -115,6 +115,7 @@ class FileSummary:
     skip_file: bool = False
     parsed: bool = True  # False: no rule applied, so the file was not parsed (no classes known)
     functions: dict[str, Any] = field(default_factory=dict)  # module-level init dispatches (``lint/protocols``)
+    roots: bool = False  # a rule parsed the file and a class could be an init-protocol root (``lint/protocols``)
 
     def to_json(self) -> dict[str, Any]:
         """A dict of plain JSON types."""
@@ -148,4 +149,5 @@ class FileSummary:
             skip_file=data["skip_file"],
             parsed=data["parsed"],
             functions=data.get("functions", {}),
+            roots=data.get("roots", False),
         )
