@@ -426,3 +426,26 @@ class TinyModel(PreTrainedModel):
 """
     files = {"pkg/__init__.py": "", "pkg/activations.py": activations, "pkg/model.py": model}
     assert codes(lint_tree(tmp_path, files)) == [("activations.py", "INI004", "Xielu")]
+
+
+def test_a_warm_run_judges_nothing_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cold and warm runs see the same roots, though a file the cold run parsed only for a base class (no
+    rule applies to it) then holds classes: the warm run reuses every verdict."""
+    mixin = "from transformers.modeling_utils import ModuleUtilsMixin\n\n\nclass Mixin(ModuleUtilsMixin):\n    pass\n"
+    model = MODEL.replace("from pkg.layers import Outer, Scale", "from pkg.layers import Outer, Scale\nfrom pkg.mixin import Mixin")
+    model += "\n\nclass Gate(Mixin, nn.Module):\n    def __init__(self):\n        super().__init__()\n" \
+             "        self.gate = nn.Parameter(torch.ones(1))\n"
+    model = "import torch\n" + model
+    write_tree(tmp_path, {"pkg/__init__.py": "", "pkg/layers.py": LAYERS, "pkg/mixin.py": mixin, "pkg/model.py": model})
+    (tmp_path / "pyproject.toml").touch()
+    _aged(tmp_path)
+    cold = _cached(tmp_path)
+    assert cold == [("layers.py", "INI004", "Inner")]
+
+    def judged_again(*args: object) -> None:
+        raise AssertionError("a warm run judged a class again")
+
+    from initlint.lint.protocols.judge import Protocols
+
+    monkeypatch.setattr(Protocols, "verdict", judged_again)
+    assert _cached(tmp_path) == cold
