@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import hashlib
 import inspect
 import json
@@ -86,18 +87,20 @@ def _build(name: str):
             return timm.create_model(name, pretrained=False)
 
 
-def _owner(module, attribute: str, site: Path) -> tuple[str, str]:
-    """(file relative to ``site``, class) of the nearest class whose source creates ``attribute``."""
+@functools.lru_cache(maxsize=None)
+def _source(cls: type) -> str:
+    """A class's source ('' for one without): cached, ``inspect.getsource`` parses the whole file each call."""
+    try:
+        return inspect.getsource(cls)
+    except (OSError, TypeError):
+        return ""
+
+
+@functools.lru_cache(maxsize=None)
+def _owner(cls: type, attribute: str, site: Path) -> tuple[str, str]:
+    """(file relative to ``site``, class) of the nearest class of ``cls``'s MRO whose source creates ``attribute``."""
     pattern = re.compile(rf"self\.{re.escape(attribute)}\s*[:=,]|[\"']{re.escape(attribute)}[\"']")
-    owner = type(module)
-    for cls in type(module).__mro__:
-        try:
-            source = inspect.getsource(cls)
-        except (OSError, TypeError):
-            continue
-        if pattern.search(source):
-            owner = cls
-            break
+    owner = next((c for c in cls.__mro__ if pattern.search(_source(c))), cls)
     path = Path(inspect.getsourcefile(owner) or "?").resolve()
     try:
         file = path.relative_to(site).as_posix()
@@ -141,7 +144,7 @@ def execute(name: str) -> dict:
         for attribute, tensor in own:
             if tensor is None or tensor.dtype == torch.bool:
                 continue
-            where = (*_owner(module, attribute, site), attribute)
+            where = (*_owner(type(module), attribute, site), attribute)
             scope.add(where)
             if tensor.is_floating_point() or tensor.is_complex():
                 left = bool(torch.isnan(tensor).any())

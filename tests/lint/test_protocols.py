@@ -449,3 +449,26 @@ def test_a_warm_run_judges_nothing_again(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(Protocols, "verdict", judged_again)
     assert _cached(tmp_path) == cold
+
+
+def test_a_modular_file_judges_only_its_own_classes(tmp_path: Path) -> None:
+    """transformers' ``modular_*.py`` files are generation sources, never imported: a family there that
+    builds another model's classes does not judge them."""
+    modular = """\
+from transformers import PreTrainedModel
+
+from pkg.layers import Scale
+
+
+class XModel(PreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.scale = Scale(4)
+
+    def _init_weights(self, module):
+        pass
+"""
+    files = {"pkg/__init__.py": "", "pkg/layers.py": LAYERS, "pkg/model.py": MODEL, "pkg/modular_x.py": modular}
+    assert codes(lint_tree(tmp_path, files)) == [("layers.py", "INI004", "Inner")]
+    files["pkg/x.py"] = modular  # the same family in a module that is imported judges them
+    assert codes(lint_tree(tmp_path, files)) == [("layers.py", "INI004", "Inner"), ("layers.py", "INI004", "Scale")]

@@ -79,6 +79,12 @@ class _Root:
     methods: tuple[str, ...] = ()  # the init methods that apply a dispatch (init-method roots)
 
 
+def _may_judge(root: _Root, subject: Known) -> bool:
+    """A transformers ``modular_*.py`` file is the source the modeling file is generated from, never imported:
+    its families judge its own classes only, not the other models' classes it inherits from."""
+    return not os.path.basename(root.path).startswith("modular_") or subject.module == root.known.module
+
+
 class Protocols:
     """The init protocols of one run: the family roots found in the files given to ``add_roots``.
 
@@ -211,7 +217,7 @@ class Protocols:
             return None
         subject = ancestry(self.index, module, view.cls, self.cache)
         for kind in ("hugging-face", "init-method"):
-            roots = [r for r in self.roots if r.kind == kind]
+            roots = [r for r in self.roots if r.kind == kind and _may_judge(r, subject)]
             reaching = [r for r in roots if subject.name in self._closure(r.known)]
             if not reaching and kind == "hugging-face" and any(subject.name in self._placed(r.known.module)
                                                                for r in roots):
