@@ -13,7 +13,7 @@ import ast
 from collections.abc import Iterable, Sequence
 
 from initlint.lint import known
-from initlint.lint.names import ImportTable, dotted
+from initlint.lint.names import ImportTable, dotted, strip_tensor
 from initlint.lint.summary import ClassSummary, MethodFacts, TensorDef
 
 __all__ = ["collect_imports", "collect_classes", "self_root", "arguments_of"]
@@ -162,20 +162,9 @@ def _self_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     return params[0].arg if params else "self"
 
 
-def _strip(node: ast.expr) -> ast.expr:
-    """``x`` of ``x[...]``, ``x.data``, ``x.data[...]``."""
-    while True:
-        if isinstance(node, ast.Subscript):
-            node = node.value
-        elif isinstance(node, ast.Attribute) and node.attr == "data":
-            node = node.value
-        else:
-            return node
-
-
 def self_root(node: ast.expr, self_name: str = "self") -> str | None:
     """``X`` when ``node`` is ``self.X``, ``self.X.data`` or ``self.X[...]``; else ``None``."""
-    node = _strip(node)
+    node = strip_tensor(node)
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == self_name:
         return node.attr
     return None
@@ -205,7 +194,7 @@ class _MethodScanner:
     def _root(self, node: ast.expr) -> str | None:
         root = self_root(node, self.self_name)
         if root is None and self.aliases:  # w = self.weight; nn.init.normal_(w)
-            stripped = _strip(node)
+            stripped = strip_tensor(node)
             if isinstance(stripped, ast.Name):
                 return self.aliases.get(stripped.id)
         return root

@@ -16,7 +16,7 @@ import ast
 
 from initlint.lint.lazy import cst
 
-__all__ = ["ImportTable", "dotted", "module_name_for"]
+__all__ = ["ImportTable", "dotted", "module_name_for", "strip_tensor"]
 
 
 def dotted(node: cst.BaseExpression | ast.expr | None) -> str | None:
@@ -42,6 +42,17 @@ def _dotted_cst(node: cst.BaseExpression) -> str | None:
         return None
     parts.append(node.value)
     return ".".join(reversed(parts))
+
+
+def strip_tensor(node: ast.expr) -> ast.expr:
+    """``x`` of ``x[...]``, ``x.data``, ``x.data[...]``: the tensor an expression writes into."""
+    while True:
+        if isinstance(node, ast.Subscript):
+            node = node.value
+        elif isinstance(node, ast.Attribute) and node.attr == "data":
+            node = node.value
+        else:
+            return node
 
 
 def module_name_for(parts: tuple[str, ...]) -> str:

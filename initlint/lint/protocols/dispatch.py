@@ -24,25 +24,14 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from initlint.lint.names import ImportTable, dotted
+from initlint.lint.names import ImportTable, dotted, strip_tensor
 
-__all__ = ["read_dispatch", "strip_tensor", "UNKNOWN", "DYNAMIC"]
+__all__ = ["read_dispatch", "UNKNOWN", "DYNAMIC"]
 
 UNKNOWN: list[Any] = ["?"]
 DYNAMIC = "<dynamic>"  # a write through getattr(module, <not a literal>): any dynamically named tensor
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _READERS = frozenset({"isinstance", "hasattr", "getattr", "len", "print", "id", "type"})
-
-
-def strip_tensor(node: ast.expr) -> ast.expr:
-    """``x`` of ``x.data``, ``x[...]``, ``x.data[...]``."""
-    while True:
-        if isinstance(node, ast.Subscript):
-            node = node.value
-        elif isinstance(node, ast.Attribute) and node.attr == "data":
-            node = node.value
-        else:
-            return node
 
 
 class _Reader:
