@@ -16,12 +16,13 @@ import ast
 import importlib.metadata
 import importlib.util
 import pprint
-import sys
 from pathlib import Path
 
 from initlint.lint.collect import collect_imports
 from initlint.lint.names import ImportTable
 from initlint.lint.protocols.dispatch import read_dispatch
+
+from _tables import write_or_check  # scripts/ is on sys.path when a script runs
 
 TABLE = Path(__file__).resolve().parents[1] / "initlint" / "lint" / "protocols" / "hf_table.py"
 HEADER = '''"""transformers' ``PreTrainedModel``, as the init protocols need to know it. Generated: do not edit.
@@ -64,14 +65,7 @@ def render() -> str:
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv:
-        stale = not TABLE.exists() or TABLE.read_text(encoding="utf-8") != text
-        print(f"{TABLE} is {'stale: rerun this script' if stale else 'up to date'}")
-        return int(stale)
-    TABLE.write_text(text, encoding="utf-8")
-    print(f"wrote {TABLE}")
-    return 0
+    return write_or_check(TABLE, render())
 
 
 if __name__ == "__main__":

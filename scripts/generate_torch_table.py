@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 import pprint
-import sys
 from pathlib import Path
 
 import ast
@@ -24,6 +23,8 @@ import torch.nn
 
 from initlint.lint.collect import collect_classes, collect_imports
 from initlint.lint.names import ImportTable
+
+from _tables import write_or_check  # scripts/ is on sys.path when a script runs
 
 TABLE = Path(__file__).resolve().parents[1] / "initlint" / "lint" / "torch_table.py"
 HEADER = '''"""torch.nn's built-in modules, as the linter needs to know them. Generated: do not edit.
@@ -85,14 +86,7 @@ def render() -> str:
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv:
-        stale = not TABLE.exists() or TABLE.read_text(encoding="utf-8") != text
-        print(f"{TABLE} is {'stale: rerun this script' if stale else 'up to date'}")
-        return int(stale)
-    TABLE.write_text(text, encoding="utf-8")
-    print(f"wrote {TABLE}")
-    return 0
+    return write_or_check(TABLE, render())
 
 
 if __name__ == "__main__":
