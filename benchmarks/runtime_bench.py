@@ -38,6 +38,7 @@ stack length, live Python objects and RSS before and after.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -480,8 +481,9 @@ def main() -> int:
     if args.mode:
         print(json.dumps(run_child(args)))
         return 0
+    where = Path(importlib.util.find_spec("initlint").origin).parent  # a copy under test may shadow the checkout
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs; torch threads {args.threads}; "
-          f"{args.rounds} rounds; CPU = user + system seconds\n")
+          f"{args.rounds} rounds; CPU = user + system seconds; initlint from {where}\n")
     printers = {"modes": print_modes, "build": print_build, "from-pretrained": print_from_pretrained,
                 "small-ops": print_small_ops}
     for part in PARTS:
