@@ -28,6 +28,7 @@ from torch.nn.modules import module as _module
 from torch.nn.parameter import is_lazy
 
 from initlint.runtime.construction import constructing
+from initlint.runtime.device import ObservedDevice
 from initlint.runtime.observer import Observer
 from initlint.runtime.offload import FROM_DISK, OffloadMaps
 from initlint.runtime.provenance import Ledger, Origin, storage_of
@@ -101,14 +102,21 @@ class Tracker:
         self._ties: list[list[str]] = []
         self._handles: list[Any] = []
         self._observer: Observer | None = None
+        self._device: ObservedDevice | None = None
         self._phase = "new"
         self._thread = 0
         self._report: InitReport | None = None
         self._tensor_count = 0
 
     # -- building --------------------------------------------------------------------------
-    def _start(self, skip: bool = False) -> None:
-        """Enter the building phase; ``skip``: the observer is the empty-init context itself."""
+    def _start(self, skip: bool = False, device: torch.device | None = None) -> None:
+        """Enter the building phase.
+
+        Args:
+            skip: the observer is the empty-init context itself.
+            device: the wrapped context is ``torch.device(device)``: the observer rides inside it while
+                building (one mode instead of two) and goes on the stack of its own when building ends.
+        """
         sweep()
         self._phase = "building"
         self._thread = threading.get_ident()  # modules other threads build meanwhile are not ours
@@ -117,12 +125,24 @@ class Tracker:
             _module.register_module_buffer_registration_hook(self._on_buffer),
             _module.register_module_module_registration_hook(self._on_submodule),
         ]
-        self._observe(skip)
+        self._observe(skip, push=device is None)
+        if device is not None:
+            self._device = ObservedDevice(device, self._observer)
+            self._device.__enter__()
 
-    def _observe(self, skip: bool) -> None:
+    def _observe(self, skip: bool, push: bool = True) -> None:
         if self._observer is None:
             self._observer = Observer(self.ledger, skip=skip, poison=self.poison, on_error=self._internal_error)
-            push_bottom(self._observer)
+            if push:
+                push_bottom(self._observer)
+
+    def _leave_device(self, exc_type: Any = None, exc: Any = None, tb: Any = None) -> None:
+        """Leave the device context the observer rode in, and put the observer on the stack alone."""
+        device, self._device = self._device, None
+        if device is not None:
+            device.__exit__(exc_type, exc, tb)
+            if self._observer is not None:
+                push_bottom(self._observer)
 
     def _end_skipping(self) -> None:
         """Leaving the context: initialization is no longer skipped, only observed."""
@@ -189,12 +209,14 @@ class Tracker:
 
     def _abort(self) -> None:
         """The context failed: stop everything, track nothing."""
+        self._leave_device()
         self._disarm()
         self._phase = "checked"
         self._report = InitReport()
 
     def _finish_building(self) -> None:
         """Leave the context: find the roots and their ties, and arm."""
+        self._leave_device()
         self._end_skipping()
         self._settle()
         for handle in self._handles:  # the registration hooks: building is over
