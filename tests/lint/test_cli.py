@@ -52,13 +52,13 @@ def test_text_output_and_exit_code(project: Path) -> None:
     first, summary, hint = out.splitlines()
     assert first.startswith("pkg/scale.py:4:1: INI001 `Scale` creates parameter `gain`")
     assert summary == "Found 1 error."
-    assert hint == "No fixes available (1 hidden fixes can be enabled with the `--unsafe-fixes` option)."
+    assert hint == "No fixes available (1 hidden fix can be enabled with the `--unsafe-fixes` option)."
 
 
 def test_clean_run_exits_zero(project: Path) -> None:
     code, out, err = run(["pkg/ok.py"], project)
     assert (code, out) == (0, "")
-    assert "All checks passed" in err
+    assert err == "All checks passed! (1 file)\n"
 
 
 def test_default_path_is_the_current_folder(project: Path) -> None:
