@@ -152,7 +152,7 @@ def _report_noqa(run: NoqaRun) -> None:
     sys.exit(2 if run.unwritable else 1 if run.unsuppressible else 0)
 
 
-@cli.command()
+@cli.command(short_help="Explain a rule, or list every rule with --all.")
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 def rule(code: str | None, show_all: bool) -> None:
@@ -171,7 +171,7 @@ def rule(code: str | None, show_all: bool) -> None:
     click.echo(explain(rule_class), nl=False)
 
 
-@cli.command()
+@cli.command(short_help="Run the language server for editors (the lsp extra).")
 def server() -> None:
     """Run the language server on stdin/stdout (for editors; needs `pip install "initlint[lsp]"`)."""
     try:

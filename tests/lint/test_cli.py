@@ -217,6 +217,14 @@ def test_rule_explains_itself(project: Path) -> None:
     assert "INI003  optimizer-before-setup" in run(["rule", "--all"], project)[1]
 
 
+def test_help_lists_each_command_with_a_whole_sentence(project: Path) -> None:
+    code, out, _ = run(["--help"], project)
+    commands = out.split("Commands:\n", 1)[1].splitlines()
+    assert code == 0 and [line.split()[0] for line in commands] == ["check", "rule", "server"]
+    for line in commands:  # click cuts a long docstring at "e.g." or with "..."
+        assert line.endswith(".") and not line.endswith("...") and "(e.g." not in line, line
+
+
 def test_linter_never_imports_torch() -> None:
     code = "import sys, initlint.cli, initlint; initlint.cli.main" + "\nprint('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
