@@ -61,7 +61,7 @@ def test_plain_run_marks_fixable_findings_and_writes_nothing(project: Path) -> N
     code, out, _ = run(["."], project)
     assert code == 1
     assert "train.py:5:17: INI003 [*] optimizer" in out
-    assert "scale.py:4:1: INI001 `Scale`" in out  # unsafe: no mark without --unsafe-fixes
+    assert "scale.py:4:7: INI001 `Scale`" in out  # unsafe: no mark without --unsafe-fixes
     assert "[*] 1 fixable with the `--fix` option (1 hidden fix can be enabled with the `--unsafe-fixes` option)." in out
     assert (project / "train.py").read_text() == SCRIPT and (project / "scale.py").read_text() == BROKEN
 

@@ -68,7 +68,7 @@ def test_hook_fails_then_passes_and_resolves_bases_in_unstaged_files(tmp_path: P
 
     failed = pre_commit(repo, "try-repo", str(ROOT), "initlint", "--all-files")
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "pkg/child.py:13:1: INI001 `Broken` creates parameter `gain`" in failed.stdout
+    assert "pkg/child.py:13:7: INI001 `Broken` creates parameter `gain`" in failed.stdout
     assert "Child" not in failed.stdout  # its reset_parameters comes from pkg/base.py
 
     fixed = CHILD.replace("class Broken(nn.Module):", "class Broken(Base):")

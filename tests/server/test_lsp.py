@@ -116,7 +116,7 @@ def test_broken_module_is_reported_at_its_class_line_and_clears_when_fixed(clien
     client.open(path)
     (finding,) = client.diagnostics(path, version=1)
     assert finding["code"] == "INI001" and finding["source"] == "initlint"
-    assert finding["range"] == {"start": {"line": 4, "character": 0}, "end": {"line": 4, "character": 5}}
+    assert finding["range"] == {"start": {"line": 4, "character": 6}, "end": {"line": 4, "character": 11}}  # `Scale`
     assert finding["codeDescription"]["href"].endswith("/rules/INI001/")
     assert "`Scale` creates parameter `gain`" in finding["message"]
     client.change(path, FIXED, version=2)
