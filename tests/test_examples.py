@@ -22,7 +22,7 @@ def test_broken_example_has_the_documented_findings() -> None:
         ("examples/broken/tinygpt/layers.py", 17, "INI001"),
         ("examples/broken/tinygpt/layers.py", 29, "INI002"),
         ("examples/broken/train.py", 14, "INI003"),
-        ("examples/transformers_demo.py", 35, "INI004"),
+        ("examples/transformers_demo.py", 41, "INI004"),
     ]
 
 
@@ -59,3 +59,26 @@ def test_transformers_demo_names_the_custom_parameter() -> None:
     )
     assert "block.scale = [nan" in result.stdout  # poison: what nobody wrote reads as NaN
     assert "block.scale: never written" in result.stdout and "block.lin" not in result.stdout
+
+
+HIDE_TRANSFORMERS = """
+import runpy, sys
+
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("transformers", "safetensors"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Absent())
+runpy.run_path(sys.argv[1], run_name="__main__")
+"""
+
+
+def test_transformers_demo_without_transformers_says_what_to_install() -> None:
+    demo = ROOT / "examples" / "transformers_demo.py"
+    result = subprocess.run([sys.executable, "-c", HIDE_TRANSFORMERS, str(demo)], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "examples/transformers_demo.py needs torch, transformers and safetensors (No module named 'safetensors'). "
+        'Install them: pip install transformers safetensors (or, in the clone, pip install -e ".[test]").\n'
+    )
