@@ -45,7 +45,10 @@ def test_mkdocs_builds_strictly(tmp_path: Path) -> None:
     page = (tmp_path / "site" / "rules" / "index.html").read_text(encoding="utf-8")
     assert "stylesheets/extra.css" in page and "<th>Fixable</th>" in page
     css = (tmp_path / "site" / "stylesheets" / "extra.css").read_text(encoding="utf-8")
-    assert "word-break: normal" in css and "white-space: nowrap" in css
+    assert "word-break: normal" in css and "code.nowrap" in css and "white-space: nowrap" in css
+    home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert '<code class="nowrap">--diff</code>' in home  # scripts/mkdocs_hooks.py: one unbreakable word
+    assert '<code class="nowrap">' not in home.split("<pre", 1)[1].split("</pre>", 1)[0]  # code blocks untouched
 
 
 def test_rules_index_says_which_rules_are_fixable_and_no_maintainer_note() -> None:
