@@ -214,6 +214,18 @@ def test_workspace_indexing_reports_progress(client: LspClient, project: Path) -
     assert end["params"]["value"]["message"] == "4 files indexed"
 
 
+def test_workspace_indexing_counts_one_file_in_the_singular(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (tmp_path / "scale.py").write_text(BROKEN)
+    client = LspClient(cwd=tmp_path)
+    try:
+        client.initialize(tmp_path)
+        end = client.wait_for(lambda m: m["method"] == "$/progress" and m["params"]["value"]["kind"] == "end")
+    finally:
+        client.close()
+    assert end["params"]["value"]["message"] == "1 file indexed"
+
+
 def test_a_crash_analysing_one_document_is_logged_and_the_server_goes_on(project: Path) -> None:
     boom = (
         "import initlint.server.session as s\n"
