@@ -33,6 +33,11 @@ class _DefaultToCheck(click.Group):
         return super().parse_args(ctx, args)
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``: a count and its noun, singular for one."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _codes(value: str | None) -> list[str]:
     return [c.strip() for c in (value or "").split(",") if c.strip()]
 
@@ -119,7 +124,7 @@ def check(
             click.echo(f"initlint: error: {path}: cannot write the fixes: {why}", err=True)
     if diff:
         click.echo("".join(run.diffs.values()), nl=False)
-        click.echo(f"Would fix {fixed} error{'s' if fixed != 1 else ''} in {len(run.diffs)} files.", err=True)
+        click.echo(f"Would fix {_count(fixed, 'error')} in {_count(len(run.diffs), 'file')}.", err=True)
         sys.exit(1 if run.diffs else 0)
     if statistics:
         output = format_statistics(result.findings)
@@ -130,7 +135,7 @@ def check(
     if output:
         click.echo(output, nl=False)
     if output_format == "text" and not result.findings and not statistics and not fixed:
-        click.echo(f"All checks passed! ({result.files_checked} files)", err=True)
+        click.echo(f"All checks passed! ({_count(result.files_checked, 'file')})", err=True)
     if fix and run.unwritable:
         sys.exit(2)
     sys.exit(1 if result.findings and not exit_zero else 0)
@@ -143,11 +148,11 @@ def _report_noqa(run: NoqaRun) -> None:
                    f"`# noqa`: {why}; use `per-file-ignores` for this file", err=True)
     for path, why in run.unwritable.items():
         click.echo(f"initlint: error: {path}: cannot add the noqa directives: {why}", err=True)
-    click.echo(f"Added {run.added} noqa directive{'s' if run.added != 1 else ''}.", err=True)
+    click.echo(f"Added {_count(run.added, 'noqa directive')}.", err=True)
     sys.exit(2 if run.unwritable else 1 if run.unsuppressible else 0)
 
 
-@cli.command()
+@cli.command(short_help="Explain a rule, or list every rule with --all.")
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 def rule(code: str | None, show_all: bool) -> None:
@@ -166,7 +171,7 @@ def rule(code: str | None, show_all: bool) -> None:
     click.echo(explain(rule_class), nl=False)
 
 
-@cli.command()
+@cli.command(short_help="Run the language server for editors (the lsp extra).")
 def server() -> None:
     """Run the language server on stdin/stdout (for editors; needs `pip install "initlint[lsp]"`)."""
     try:

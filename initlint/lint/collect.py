@@ -98,12 +98,14 @@ def collect_classes(module: ast.Module, table: ImportTable) -> list[tuple[ast.Cl
 
 
 def _summarize_class(node: ast.ClassDef, name: str, table: ImportTable) -> ClassSummary:
-    # ``class`` is always the first word of its line, so the byte offset is the column too
+    # ``class`` is always the first word of its line, so the byte offset is the column too; the
+    # analysis moves the position to the name for the classes it may report
     summary = ClassSummary(
         name=name,
         line=node.lineno,
         col=node.col_offset + 1,
         bases=[_base_name(base, table) for base in node.bases if not isinstance(base, ast.Starred)],
+        end_col=node.col_offset + 1 + len("class"),
     )
     created: dict[str, list[TensorDef]] = {}
     for statement in node.body:

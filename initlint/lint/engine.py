@@ -277,7 +277,7 @@ class Project:
                         view = index.view(cls, summary.module)
                         for rule in rules:
                             found += [
-                                Finding("", cls.line, cls.col, rule.code, message, cls.line, cls.col + 5,
+                                Finding("", cls.line, cls.col, rule.code, message, cls.line, cls.end_col,
                                         cls.fixes.get(rule.code))
                                 for message in rule.check(view)
                             ]

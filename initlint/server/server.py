@@ -179,7 +179,8 @@ class InitlintServer(LanguageServer):
             for done, total, step in steps:
                 if progress:
                     self.work_done_progress.report(token, types.WorkDoneProgressReport(
-                        message=f"{done}/{total} files", percentage=done * 100 // max(total, 1)))
+                        message=f"{done}/{total} file{'' if total == 1 else 's'}",
+                        percentage=done * 100 // max(total, 1)))
                 await self.in_worker(step)
                 indexed = total
         except ConfigError as exc:
@@ -188,7 +189,7 @@ class InitlintServer(LanguageServer):
             self.log(f"initlint: indexing {folder} failed; please report this:\n{traceback.format_exc()}")
         finally:
             if progress:
-                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=f"{indexed} files indexed"))
+                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=f"{indexed} file{'' if indexed == 1 else 's'} indexed"))
 
     async def _progress(self, token: str) -> bool:
         """Ask the client for a progress token; ``False`` where it shows no progress or does not answer."""

@@ -61,8 +61,8 @@ def test_plain_run_marks_fixable_findings_and_writes_nothing(project: Path) -> N
     code, out, _ = run(["."], project)
     assert code == 1
     assert "train.py:5:17: INI003 [*] optimizer" in out
-    assert "scale.py:4:1: INI001 `Scale`" in out  # unsafe: no mark without --unsafe-fixes
-    assert "[*] 1 fixable with the `--fix` option (1 hidden fixes can be enabled with the `--unsafe-fixes` option)." in out
+    assert "scale.py:4:7: INI001 `Scale`" in out  # unsafe: no mark without --unsafe-fixes
+    assert "[*] 1 fixable with the `--fix` option (1 hidden fix can be enabled with the `--unsafe-fixes` option)." in out
     assert (project / "train.py").read_text() == SCRIPT and (project / "scale.py").read_text() == BROKEN
 
 
@@ -94,6 +94,10 @@ def test_diff_prints_and_writes_nothing(project: Path) -> None:
     (project / "scale.py").write_text(BROKEN_FIXED)
     (project / "train.py").write_text(SCRIPT_FIXED)
     assert run([".", "--diff"], project)[:2] == (0, "")
+
+
+def test_diff_counts_one_file_in_the_singular(project: Path) -> None:
+    assert run(["train.py", "--diff"], project)[2].endswith("Would fix 1 error in 1 file.\n")
 
 
 def test_fix_keeps_mode_line_endings_bom_and_symlinks(project: Path) -> None:

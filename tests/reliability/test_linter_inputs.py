@@ -57,7 +57,7 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 def test_utf8_bom_is_fine(tmp_path: Path) -> None:
     assert lint_file(tmp_path, "a.py", b"\xef\xbb\xbf" + MODULE.encode()) == [
-        "4:1: INI001 `M` creates parameter `w` but defines no `reset_parameters()`; under empty or meta-device "
+        "4:7: INI001 `M` creates parameter `w` but defines no `reset_parameters()`; under empty or meta-device "
         "init these stay uninitialized. Add a `reset_parameters()` that initializes them, and call it from `__init__`."
     ]
 
@@ -65,7 +65,7 @@ def test_utf8_bom_is_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize("newline", ["\r\n", "\r"])
 def test_crlf_and_cr_line_endings(tmp_path: Path, newline: str) -> None:
     (finding,) = lint_file(tmp_path, "a.py", MODULE.replace("\n", newline))
-    assert finding.startswith("4:1: INI001")
+    assert finding.startswith("4:7: INI001")
 
 
 def test_nul_byte(tmp_path: Path) -> None:
@@ -81,13 +81,13 @@ def test_five_megabyte_generated_file(tmp_path: Path) -> None:
     source = MODULE + blob
     assert len(source) > 5_000_000
     (finding,) = lint_file(tmp_path, "generated.py", source)
-    assert finding.startswith("4:1: INI001 `M` creates parameter `w`")
+    assert finding.startswith("4:7: INI001 `M` creates parameter `w`")
 
 
 def test_deeply_nested_expression(tmp_path: Path) -> None:
     deep = "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n"
     findings = lint_file(tmp_path, "deep.py", MODULE + deep)
-    assert len(findings) == 1 and "INI900" in findings[0] or findings[0].startswith("4:1: INI001")
+    assert len(findings) == 1 and "INI900" in findings[0] or findings[0].startswith("4:7: INI001")
 
 
 def test_deeply_nested_calls_in_a_method(tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_directory_named_like_a_python_file(tmp_path: Path) -> None:
     (tmp_path / "x.py" / "m.py").write_text(MODULE)
     (tmp_path / "pyproject.toml").touch()
     code, out, _ = cli_run(["."], tmp_path)
-    assert code == 1 and "x.py/m.py:4:1: INI001" in out
+    assert code == 1 and "x.py/m.py:4:7: INI001" in out
 
 
 def test_symlink_loop(tmp_path: Path) -> None:
