@@ -3,13 +3,14 @@
 Life of a tracker:
 
 1. *building* (inside the context): the observer (``observer.py``) keeps the ledger of where values came
-   from, from below the wrapped context; global registration hooks note every module built here (the
-   roots are those with no parent) and every parameter registered under several names (ties);
-2. *armed* (from leaving the context until ``check()``): the observer goes on recording loads, resets and
-   fresh allocations (``to_empty``); a forward pre-hook on each root runs ``check()`` once;
-3. *checked*: the observer and the hooks are gone; the report stays.
+   from, from below the wrapped context; global registration hooks note every module that gets a tensor
+   or a child here (``watch.py`` holds them weakly) and every parameter registered under several names;
+2. *armed* (from leaving the context): the observer goes on recording loads, resets and fresh allocations
+   (``to_empty``); the first forward of any watched module runs ``check()`` once;
+3. *checked* (a verdict), *closed*, or *released* (every watched module died unchecked): the observer and
+   the hooks are gone.
 
-``check()`` reads the live module tree, so a parameter replaced by any means (``assign=True``,
+``check()`` reads the live trees of the top-most watched modules alive at that moment, so a parameter replaced by any means (``assign=True``,
 ``module._parameters[name] = ...``, FSDP2's DTensors) is judged by the memory it holds now.
 """
 
