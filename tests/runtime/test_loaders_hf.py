@@ -145,3 +145,40 @@ def test_reinitialized_by_init_weights_after_load_is_warned(tmp_path: Path) -> N
     with pytest.warns(Warning, match="block.lin.weight"):
         report = tracker.check()
     assert report.ok and report.by_name()["block.lin.weight"].status == Status.REINITIALIZED
+
+
+@pytest.mark.parametrize("drop", [False, True])
+@pytest.mark.parametrize("keep", ["merge_and_unload", "base_model"])
+def test_peft_adapter_loaded_then_wrapper_dropped(tmp_path: Path, keep: str, drop: bool) -> None:
+    """PeftModel.from_pretrained inside the context, then only the merged or the base model is kept."""
+    peft = pytest.importorskip("peft")
+    from safetensors.torch import load_file, save_file
+
+    save_llama(tmp_path / "base")
+    base = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "base")
+    config = peft.LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    peft.get_peft_model(base, config).save_pretrained(tmp_path / "adapter")
+    adapter = tmp_path / "adapter" / "adapter_model.safetensors"
+    lora_a = "base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"
+    if drop:
+        state = load_file(adapter)
+        del state[lora_a]
+        save_file(state, adapter, metadata={"format": "pt"})
+    with verified_empty_init() as tracker:
+        wrapped = peft.PeftModel.from_pretrained(
+            transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "base"), tmp_path / "adapter"
+        )
+    model = wrapped.merge_and_unload() if keep == "merge_and_unload" else wrapped.base_model.model
+    del wrapped
+    if not drop:
+        model(torch.tensor([[1, 2, 3]]))
+        assert tracker.verdict.ok
+        return
+    with pytest.raises(UninitializedWeightsError) as error:
+        model(torch.tensor([[1, 2, 3]]))
+    if keep == "merge_and_unload":  # the merge computed the weight from the unwritten lora_A
+        assert {(r.name, r.origin) for r in error.value.report.failures} == {
+            ("model.layers.1.self_attn.q_proj.weight", "derived")
+        }
+    else:
+        assert failed(error) == {"model.layers.1.self_attn.q_proj.lora_A.default.weight"}
