@@ -25,7 +25,7 @@ from initlint.runtime.skip_init import init_target, is_init_function, is_skippab
 __all__ = ["Observer", "poison"]
 
 # What a function does to the ledger, by name.
-_IGNORE, _EMPTY, _FACTORY, _LOADING, _COPYLIKE, _INIT, _SET, _INPLACE, _SKIPPABLE_INIT, _COLLECTIVE = range(10)
+_IGNORE, _EMPTY, _FACTORY, _LOADING, _COPYLIKE, _INIT, _SET, _INPLACE, _SKIPPABLE_INIT, _COLLECTIVE, _NO_VALUE = range(11)
 _EMPTY_NAMES = frozenset({"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "empty_permuted"})
 _FACTORY_NAMES = frozenset(
     {
@@ -45,6 +45,14 @@ _SET_NAMES = frozenset(
         "masked_scatter_", "put_", "fill_diagonal_",
     }
 )  # fmt: skip
+# Attribute reads (``.data``, ``.T``: views), shapes and switches: no fresh values, never followed.
+_NO_VALUES = frozenset(
+    {
+        "__get__", "__set__", "size", "dim", "numel", "stride", "storage_offset", "is_floating_point",
+        "is_complex", "element_size", "data_ptr", "untyped_storage", "is_contiguous", "get_device", "nelement",
+        "ndimension", "_set_grad_enabled", "__len__", "__repr__", "__format__", "__hash__", "is_nonzero",
+    }
+)  # fmt: skip
 # In-place by name, but they change no value (``set_`` makes the tensor share memory whose origin stays).
 _NOT_WRITES = frozenset({"set_", "requires_grad_", "share_memory_", "detach_", "retain_grad", "rename_", "record_stream"})
 
@@ -59,6 +67,8 @@ _NO_TORCH_FUNCTION = torch._C.DisableTorchFunction()
 
 def _classify(func: Any) -> int:
     name = getattr(func, "__name__", "")
+    if name in _NO_VALUES:
+        return _NO_VALUE
     if is_collective(func):
         return _COLLECTIVE
     if name in _EMPTY_NAMES:
@@ -105,7 +115,7 @@ class Observer(TorchFunctionMode):
         kind = _KINDS.get(func)
         if kind is None:
             kind = _KINDS[func] = _classify(func)
-        if self.passive or (kind == _IGNORE and "out" not in kwargs and not self.ledger.holds_garbage):
+        if self.passive or kind == _NO_VALUE or (kind == _IGNORE and "out" not in kwargs and not self.ledger.holds_garbage):
             return func(*args, **kwargs)
         if kind in _ALLOCATIONS and _META == kwargs.get("device"):  # allocations on meta: no memory to follow
             return func(*args, **kwargs)
