@@ -210,8 +210,7 @@ class Observer(TorchFunctionMode):
             outputs, origin = before
             for tensor in outputs:
                 self.ledger.set(tensor, origin)
-        out = kwargs.get("out")
-        if isinstance(out, torch.Tensor):
+        for out in _tensors_in(kwargs.get("out")):  # one tensor, or a tuple (torch.linalg.qr(a, out=(q, r)))
             random = getattr(func, "__name__", "").startswith(("rand", "normal", "bernoulli", "poisson"))
             if random:
                 self.ledger.set(out, Origin.COMPUTED if constructing() else Origin.INITIALIZED)

@@ -68,3 +68,18 @@ def test_copies_and_computations_of_loaded_values_stay_written() -> None:
     with torch.no_grad():
         model.fc.weight.mul_(2).add_(model.scale.clone() * 0.5)
     assert tracker.check().ok
+
+
+def test_a_tuple_of_out_tensors_is_written() -> None:
+    class Factors(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("q", torch.empty(3, 3))
+            self.register_buffer("r", torch.empty(3, 3))
+            torch.linalg.qr(torch.eye(3), out=(self.q, self.r))
+
+    with verified_empty_init() as tracker:
+        Factors()  # noqa: F841 - checked while alive below
+        model = Factors()
+    assert tracker.check().ok and {r.name for r in tracker.verdict} >= {"q", "r"}
+    del model
