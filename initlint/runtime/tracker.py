@@ -107,7 +107,6 @@ class Tracker:
         self._phase = "new"
         self._thread = 0
         self._report: InitReport | None = None
-        self._tensor_count = 0
 
     # -- building --------------------------------------------------------------------------
     def _start(self, skip: bool = False, device: torch.device | None = None) -> None:
@@ -137,11 +136,11 @@ class Tracker:
             if push:
                 push_bottom(self._observer)
 
-    def _leave_device(self, exc_type: Any = None, exc: Any = None, tb: Any = None) -> None:
+    def _leave_device(self) -> None:
         """Leave the device context the observer rode in, and put the observer on the stack alone."""
         device, self._device = self._device, None
         if device is not None:
-            device.__exit__(exc_type, exc, tb)
+            device.__exit__(None, None, None)
             if self._observer is not None:
                 push_bottom(self._observer)
 
@@ -296,10 +295,9 @@ class Tracker:
 
     def _release(self) -> None:
         """Every watched module died unchecked: nothing is left to verify, so leave torch as it was."""
-        if self._phase in ("armed", "building"):
+        if self._phase == "armed":
             self._disarm()
-            if self._phase == "armed":
-                self._phase = "released"
+            self._phase = "released"
 
     def _disarm(self) -> None:
         for handle in self._handles:
