@@ -57,6 +57,19 @@ def storage_of(tensor: Any) -> Any:
         return None
 
 
+class _StorageRef(weakref.ref):
+    """A weak reference to a storage that knows its ledger key (for the garbage count when it dies)."""
+
+    __slots__ = ("key",)
+
+    def __new__(cls, storage: Any, callback: Any, key: int) -> _StorageRef:
+        return super().__new__(cls, storage, callback)
+
+    def __init__(self, storage: Any, callback: Any, key: int) -> None:
+        super().__init__(storage, callback)
+        self.key = key
+
+
 class _Entry:
     __slots__ = ("ref", "origin", "version", "tensor_id")
 
@@ -124,7 +137,7 @@ class Ledger:
                 return
             if len(self._entries) >= self._prune_at:
                 self.prune()
-            entry = self._entries[key] = _Entry(weakref.ref(storage, self._forget_garbage(key)), origin, tensor)
+            entry = self._entries[key] = _Entry(_StorageRef(storage, self._died, key), origin, tensor)
         else:
             entry.origin, entry.version, entry.tensor_id = origin, _version(tensor), id(tensor)
         if origin in Origin.UNWRITTEN:
@@ -132,19 +145,19 @@ class Ledger:
         else:
             self._garbage.discard(key)
 
-    def _forget_garbage(self, key: int) -> Any:
-        garbage = self._garbage
+    def _died(self, ref: _StorageRef) -> None:
+        self._garbage.discard(ref.key)
 
-        def died(ref: Any) -> None:
-            garbage.discard(key)
+    def bind(self, tensor: Any) -> bool:
+        """Follow the version of ``tensor`` (a parameter or buffer just registered) for its memory.
 
-        return died
-
-    def bind(self, tensor: Any) -> None:
-        """Follow the version of ``tensor`` (a parameter or buffer just registered) for its memory."""
+        Returns whether the ledger knows that memory (False also for meta and storage-less tensors).
+        """
         entry = self._entry(storage_of(tensor))
-        if entry is not None:
-            entry.version, entry.tensor_id = _version(tensor), id(tensor)
+        if entry is None:
+            return False
+        entry.version, entry.tensor_id = _version(tensor), id(tensor)
+        return True
 
     def prune(self) -> None:
         """Forget the entries of storages that died (temporaries); entries are checked on use anyway."""

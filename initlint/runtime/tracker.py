@@ -163,7 +163,6 @@ class Tracker:
             if param is not None:
                 with _NO_TORCH_FUNCTION:
                     self._computed_here(param)
-                    self.ledger.bind(param)
                 self._index_tie(param, ref, name)
                 self._pending = (ref, name, id(param))
 
@@ -196,11 +195,11 @@ class Tracker:
             self._note(module)
             with _NO_TORCH_FUNCTION:
                 self._computed_here(buffer)
-                self.ledger.bind(buffer)
 
     def _computed_here(self, tensor: Any) -> None:
-        """A tensor registered during construction that no allocation we record made (``1 / (b ** x)``)."""
-        if storage_of(tensor) is not None and self.ledger.entry(tensor) is None and constructing():
+        """Bind a registered tensor to its memory's entry; one no allocation we record made was computed
+        by the constructor (``1 / (b ** x)``)."""
+        if not self.ledger.bind(tensor) and storage_of(tensor) is not None and constructing():
             self.ledger.set(tensor, Origin.COMPUTED)
 
     def _on_submodule(self, module: nn.Module, name: str, submodule: Any) -> None:
