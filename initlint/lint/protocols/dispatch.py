@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from initlint.lint.astwalk import walk
 from initlint.lint.names import ImportTable, dotted, strip_tensor
 
 __all__ = ["read_dispatch", "UNKNOWN", "DYNAMIC"]
@@ -163,9 +164,9 @@ class _Reader:
         found: list[Any] = []
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             found += self._assignment(node)
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Call):
-                found += self._call(sub)
+        for sub in walk(node):
+            if type(sub) is ast.Call:
+                found += self._call(sub)  # type: ignore[arg-type]
         return found
 
     def _chain(self, node: ast.If) -> list[Any] | None:
