@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from initlint.lint import known
-from initlint.lint.index import ProjectIndex
+from initlint.lint.index import ProjectIndex, c3_merge
 from initlint.lint.summary import ClassSummary
 from initlint.lint.torch_table import BUILTIN_MODULES
 
@@ -26,7 +26,7 @@ class Known:
     name: str  # canonical
     module: str  # "" for built-ins and unknown classes
     summary: ClassSummary | None
-    ancestors: list[Known] = field(default_factory=list)  # itself first, depth-first
+    ancestors: list[Known] = field(default_factory=list)  # itself first, in C3 order (``__mro__``)
     complete: bool = True  # every ancestor resolved
 
     @property
@@ -71,15 +71,15 @@ def lookup(index: ProjectIndex, qualified: str, cache: dict[str, Known]) -> Know
     if summary is None:
         known_class.complete = name.startswith("torch:") or name in _HARMLESS
         return known_class
+    parents = []
     for base in summary.bases:
         if base is None:
             known_class.complete = False
             continue
         parent = lookup(index, base, cache)
         known_class.complete &= parent.complete
-        for ancestor in parent.ancestors:
-            if all(ancestor is not seen for seen in known_class.ancestors):
-                known_class.ancestors.append(ancestor)
+        parents.append(parent)
+    known_class.ancestors = c3_merge(known_class, parents, [parent.ancestors for parent in parents])
     return known_class
 
 

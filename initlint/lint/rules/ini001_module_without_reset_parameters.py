@@ -300,11 +300,18 @@ class Adapter(nn.Module):
         verdict = view.protocol
         if verdict is not None and (verdict.protocol == "hugging-face" or verdict.covered(view.tensors)):
             return  # INI004 judges Hugging Face classes; INI002 the rest of a partly covered class
+        methods = view.index.init_methods or ("reset_parameters",)
         hint = ""
-        if any("_reset_parameters" in getattr(c, "methods", {}) for c in view.mro):
+        if "reset_parameters" in methods and any("_reset_parameters" in getattr(c, "methods", {}) for c in view.mro):
             hint = " (it has `_reset_parameters()`, which sharded strategies never call: rename it)"
+        named = " or ".join(f"`{method}()`" for method in methods)
+        call = ", and call it from `__init__`" if methods[0] == "reset_parameters" else ""
         yield (
-            f"`{view.cls.name}` creates {view.describe()} but defines no `reset_parameters()`{hint}; "
-            "under empty or meta-device init these stay uninitialized. Add a `reset_parameters()` that "
-            "initializes them, and call it from `__init__`."
+            f"`{view.cls.name}` creates {view.describe()} but defines no {named}{hint}; under empty or "
+            f"meta-device init these stay uninitialized. Add {_article(methods[0])} `{methods[0]}()` that "
+            f"initializes them{call}."
         )
+
+
+def _article(word: str) -> str:
+    return "an" if word.lstrip("_")[:1] in ("a", "e", "i", "o", "u") else "a"

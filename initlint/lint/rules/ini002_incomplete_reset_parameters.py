@@ -38,6 +38,29 @@ class IncompleteResetParameters(ClassRule):
 import torch
 from torch import nn
 
+class Base(nn.Module):
+    def reset_parameters(self) -> None:
+        pass
+
+class Plain(Base):
+    pass
+
+class Scaled(Base):
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.scale)
+
+class Layer(Plain, Scaled):  # __mro__: Layer, Plain, Scaled, Base: Scaled.reset_parameters runs
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.empty(dim))
+        self.reset_parameters()
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
 class Affine(nn.Module):
     def __init__(self, n: int) -> None:
         super().__init__()
@@ -262,9 +285,10 @@ class Norm(nn.Module):
             return
         inherited = method not in view.cls.methods
         where = f"the inherited `{method}()`" if inherited else f"`{method}()`"
+        they, keep, them = ("they", "keep", "them") if len(missing) > 1 else ("it", "keeps", "it")
         yield (
             f"{where} of `{view.cls.name}` never initializes {view.describe(missing)}; under empty or "
-            f"meta-device init it keeps uninitialized memory. Initialize it in `{method}()`."
+            f"meta-device init {they} {keep} uninitialized memory. Initialize {them} in `{method}()`."
         )
 
 
@@ -276,8 +300,9 @@ def _left_by_roots(view: ClassView, left: list[TensorDef]) -> Iterator[str]:
     if not names:
         return
     roots = ", ".join(label for label, missing in missed.items() if missing)
+    they = "they keep" if len(names) > 1 else "it keeps"
     yield (
         f"{roots}, applied over the module tree, never initializes {view.describe(names)} of "
-        f"`{view.cls.name}` (nor does a `reset_parameters()` of its own); under empty or meta-device init it "
-        "keeps uninitialized memory. Add a branch for the class to that dispatch, or a `reset_parameters()`."
+        f"`{view.cls.name}` (nor does a `reset_parameters()` of its own); under empty or meta-device init {they} "
+        "uninitialized memory. Add a branch for the class to that dispatch, or a `reset_parameters()`."
     )
