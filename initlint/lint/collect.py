@@ -106,16 +106,23 @@ def _summarize_class(node: ast.ClassDef, name: str, table: ImportTable) -> Class
         bases=[_base_name(base, table) for base in node.bases if not isinstance(base, ast.Starred)],
     )
     created: dict[str, list[TensorDef]] = {}
+    filled: dict[str, list[str]] = {}
+    containers: set[str] = set()
     for statement in node.body:
         if isinstance(statement, _FUNCTIONS):
             scanner = _MethodScanner(_self_name(statement), table, _argument_names(statement))
             scanner.scan(statement)
             summary.methods[statement.name] = scanner.facts
             created[statement.name] = scanner.tensors
+            filled[statement.name] = scanner.filled
+            containers |= scanner.containers
     tensors: dict[str, TensorDef] = {}
     for method in _built_by_init(summary):
         for tensor in created.get(method, ()):
             tensors.setdefault(tensor.name, tensor)
+        for name in filled.get(method, ()):  # self.weights[k] = nn.Parameter(...) into a ParameterDict
+            if name in containers:
+                tensors.setdefault(name, TensorDef(name=name, kind="parameter"))
     summary.tensors = list(tensors.values())
     return summary
 
@@ -189,6 +196,11 @@ class _MethodScanner:
         self.tensors: list[TensorDef] = []
         self._written: set[str] = set()
         self.aliases: dict[str, str] = {}  # local name -> the tensor of self it refers to
+        # ``self.X = nn.ParameterDict()`` / ``ParameterList``: parameters may be put into X later, and
+        # ``self.X[k] = nn.Parameter(...)``, ``self.X.append(nn.Parameter(...))`` do it (X is a tensor
+        # of the class when it is one of those containers: a plain list or dict registers nothing)
+        self.containers: set[str] = set()
+        self.filled: list[str] = []
 
     # -- helpers ---------------------------------------------------------------------------
     def _root(self, node: ast.expr) -> str | None:
@@ -247,13 +259,23 @@ class _MethodScanner:
 
     def _assigned(self, target: ast.expr, value: ast.expr | None) -> None:
         self._write(self._root(target))
-        if (
-            isinstance(target, ast.Attribute)
-            and self._is_self(target.value)
-            and (kind := self._constructs(value)) is not None
-        ):
-            persistent = not (kind == "buffer" and _persistent_false(value))
-            self._tensor(target.attr, kind, persistent)
+        if isinstance(target, ast.Attribute) and self._is_self(target.value):
+            if isinstance(value, ast.Call) and self.table.qualify(value.func) in known.PARAMETER_CONTAINERS:
+                self.containers.add(target.attr)
+            if (kind := self._constructs(value)) is not None:
+                persistent = not (kind == "buffer" and _persistent_false(value))
+                self._tensor(target.attr, kind, persistent)
+        elif isinstance(target, ast.Subscript) and self._constructs(value) == "parameter":
+            self._filled(target.value)
+
+    def _filled(self, container: ast.expr) -> None:
+        """A parameter is put into ``container``; it counts if that is ``self.X``, a parameter container."""
+        if isinstance(container, ast.Attribute) and self._is_self(container.value):
+            self.filled.append(container.attr)
+
+    def _puts_parameter(self, value: ast.expr) -> bool:
+        """``nn.Parameter(...)`` made here, alone or in a list, dict or comprehension."""
+        return any(self._constructs(node) == "parameter" for node in ast.walk(value) if isinstance(node, ast.Call))
 
     # -- visitors --------------------------------------------------------------------------
     def scan(self, method: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
@@ -334,6 +356,8 @@ class _MethodScanner:
             _append_once(self.facts.super_calls, method)  # Base.reset_parameters(self)
         elif method.endswith("_") and not method.startswith("_"):
             self._write(self._root(receiver))
+        elif method in _FILLING and any(self._puts_parameter(value) for value in arguments_of(node)):
+            self._filled(receiver)
 
     def _self_method(self, node: ast.Call, method: str) -> None:
         facts = self.facts
@@ -372,6 +396,9 @@ class _MethodScanner:
             self.facts.writes_all_parameters = self.facts.writes_all_buffers = True
         else:
             self._write(name)
+
+
+_FILLING = frozenset({"append", "extend", "insert", "update", "__setitem__"})
 
 
 def _loop_member(target: ast.expr, iterable: ast.expr) -> tuple[str | None, ast.expr | None]:

@@ -591,3 +591,47 @@ class Pair(nn.Module):
     assert "they keep uninitialized memory. Initialize them in `reset_parameters()`" in finding.message
     (finding,) = lint_tree(tmp_path, {"pair.py": source.replace("nn.init.ones_(self.a)", "nn.init.ones_(self.a)\n        nn.init.ones_(self.b)")})
     assert "it keeps uninitialized memory. Initialize it in" in finding.message
+
+
+def _as_user_code(relative: str) -> str:
+    """A module of the installed transformers, with its relative imports made absolute: how a project
+    that copies a model (or writes one like it) holds it, with transformers outside the project."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("transformers")
+    if spec is None or spec.origin is None:
+        pytest.skip("transformers is not installed")
+    package = relative.rpartition("/")[0].replace("/", ".")
+    text = (Path(spec.origin).parent / relative).read_text(encoding="utf-8")
+    text = re.sub(r"^(\s*)from \.\.\. import", r"\1from transformers import", text, flags=re.M)
+    text = re.sub(r"^(\s*)from \.\.\.", r"\1from transformers.", text, flags=re.M)
+    return re.sub(r"^(\s*)from \.", rf"\1from transformers.{package}.", text, flags=re.M)
+
+
+def test_a_model_class_owns_tensors_too(tmp_path: Path) -> None:
+    # transformers 5.24's CLIPModel creates `logit_scale` itself, and no branch of CLIPPreTrainedModel's
+    # _init_weights writes it: built on meta, NaN-filled, `_initialize_missing_keys` leaves it NaN
+    source = _as_user_code("models/clip/modeling_clip.py")
+    found = lint_tree(tmp_path, {"myclip/__init__.py": "", "myclip/modeling_clip.py": source})
+    assert [(f.code, f.message.split("`")[1]) for f in found] == [("INI004", "CLIPModel")], found
+    assert "parameter `logit_scale`" in found[0].message
+    # a branch for the model class quiets it
+    fixed = source.replace(
+        "        elif isinstance(module, CLIPModel):\n",
+        "        elif isinstance(module, CLIPModel):\n            init.constant_(module.logit_scale, 2.6592)\n")
+    assert lint_tree(tmp_path, {"myclip/modeling_clip.py": fixed}) == []
+
+
+def test_a_parameter_list_filled_by_append(tmp_path: Path) -> None:
+    # transformers 5.24's AxialPositionEmbeddings fills `self.weights = nn.ParameterList()` with append;
+    # ReformerPreTrainedModel._init_weights writes each member (`for weight in module.weights: init.normal_`):
+    # executed, nothing stays NaN. Without that loop the list is left unwritten, and INI004 says so.
+    source = _as_user_code("models/reformer/modeling_reformer.py")
+    files = {"myreformer/__init__.py": "", "myreformer/modeling_reformer.py": source}
+    assert not [f for f in lint_tree(tmp_path, files) if "AxialPositionEmbeddings" in f.message]
+    forgotten = source.replace("            for weight in module.weights:\n                init.normal_(", "            for weight in ():\n                init.normal_(")
+    assert forgotten != source
+    found = [f for f in lint_tree(tmp_path, {**files, "myreformer/modeling_reformer.py": forgotten})
+             if "`AxialPositionEmbeddings`" in f.message]
+    assert len(found) == 1 and "parameter `weights`" in found[0].message, found

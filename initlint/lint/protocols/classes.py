@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from initlint.lint import known
 from initlint.lint.index import ProjectIndex, c3_merge
+from initlint.lint.protocols.hf_table import PRETRAINED_BASES
 from initlint.lint.summary import ClassSummary
 from initlint.lint.torch_table import BUILTIN_MODULES
 
@@ -69,7 +70,10 @@ def lookup(index: ProjectIndex, qualified: str, cache: dict[str, Known]) -> Know
     cache[name] = known_class  # before the ancestors: a cycle ends here
     known_class.ancestors = [known_class]
     if summary is None:
-        known_class.complete = name.startswith("torch:") or name in _HARMLESS
+        known_class.complete = name.startswith("torch:") or name in _HARMLESS or name in _HF_MIXINS
+        if name in PRETRAINED_BASES:  # read from the table, whether or not transformers is in the project
+            known_class.complete = True
+            known_class.ancestors.append(lookup(index, "torch.nn.Module", cache))
         return known_class
     parents = []
     for base in summary.bases:
@@ -89,3 +93,10 @@ def ancestry(index: ProjectIndex, module: str, cls: ClassSummary, cache: dict[st
 
 
 _HARMLESS = frozenset({"object", "abc.ABC", "typing.Generic", "typing.Protocol", "enum.Enum"})
+# transformers' mixins of model classes (``XForCausalLM(XPreTrainedModel, GenerationMixin)``): not modules,
+# so no ``isinstance(module, nn.Linear)`` can hold for a class because of them
+_HF_MIXINS = frozenset({
+    "transformers.GenerationMixin",
+    "transformers.generation.GenerationMixin",
+    "transformers.generation.utils.GenerationMixin",
+})

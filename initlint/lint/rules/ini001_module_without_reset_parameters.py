@@ -104,6 +104,21 @@ class NotAModule:  # a Parameter on a plain object is not a module's tensor
 import torch
 from torch import nn
 
+class Experts(nn.Module):
+    def __init__(self, names: list[str], dim: int) -> None:
+        super().__init__()
+        self.weights = nn.ParameterDict()  # filled below, one parameter per name
+        for name in names:
+            self.weights[name] = nn.Parameter(torch.empty(dim, dim))
+""",
+            line=4,
+            mentions=("parameter `weights`",),
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
 def make_block(features: int) -> type[nn.Module]:
     class LocalBlock(nn.Module):  # a class a factory returns is checked like any other
         def __init__(self) -> None:

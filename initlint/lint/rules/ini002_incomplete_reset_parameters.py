@@ -38,6 +38,26 @@ class IncompleteResetParameters(ClassRule):
 import torch
 from torch import nn
 
+class Experts(nn.Module):
+    def __init__(self, names: list[str], dim: int) -> None:
+        super().__init__()
+        self.weights = nn.ParameterDict()
+        for name in names:
+            self.weights[name] = nn.Parameter(torch.empty(dim, dim))
+        self.cache = []
+        self.cache.append(nn.Parameter(torch.empty(dim)))  # a plain list: not a tensor of the module
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for weight in self.weights.values():
+            nn.init.normal_(weight)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
 class Base(nn.Module):
     def reset_parameters(self) -> None:
         pass
@@ -170,6 +190,26 @@ class Mixture(nn.Module):
         ),
     )
     INVALID = (
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Scales(nn.Module):
+    def __init__(self, n: int, dim: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.empty(dim))
+        self.scales = nn.ParameterList()
+        for _ in range(n):
+            self.scales.append(nn.Parameter(torch.empty(dim)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.bias)  # the appended scales are forgotten
+""",
+            line=4,
+            mentions=("parameter `scales`",),
+        ),
         Invalid(
             """\
 import torch
