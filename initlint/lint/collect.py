@@ -72,12 +72,19 @@ def _blocks(statement: ast.stmt) -> Iterable[Sequence[ast.stmt]]:
 
 
 def collect_imports(module: ast.Module, table: ImportTable) -> None:
-    """Fill ``table`` with the module's imports and top-level definitions."""
+    """Fill ``table`` with the module's imports, top-level definitions and class aliases."""
     for statement in _nested_statements(module.body):
         if isinstance(statement, (ast.Import, ast.ImportFrom)):
             table.add(statement)
         elif isinstance(statement, (ast.ClassDef, *_FUNCTIONS)):
             table.define(statement.name)
+    for statement in module.body:  # ``Base = torch.nn.Module`` at the top level, after what it names
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, value = statement.targets[0], statement.value
+            if isinstance(target, ast.Name) and (dotted(value) or "").rpartition(".")[2][:1].isupper():
+                qualified = table.qualify(value)
+                if qualified is not None and qualified != f"{table.module}.{target.id}":
+                    table.aliases[target.id] = qualified
 
 
 def collect_classes(module: ast.Module, table: ImportTable) -> list[tuple[ast.ClassDef, ClassSummary]]:
@@ -201,6 +208,7 @@ class _MethodScanner:
         # of the class when it is one of those containers: a plain list or dict registers nothing)
         self.containers: set[str] = set()
         self.filled: list[str] = []
+        self.bound: set[str] = set(arguments)  # names the method binds: its arguments, assigned and loop names
 
     # -- helpers ---------------------------------------------------------------------------
     def _root(self, node: ast.expr) -> str | None:
@@ -297,6 +305,9 @@ class _MethodScanner:
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
+            self._bind(target)
+            if isinstance(target, ast.Name) and target.id in self.arguments and self._replaces(target.id, node.value):
+                self.arguments = self.arguments - {target.id}  # kernel_size = torch.tensor(...): made here
             if isinstance(target, (ast.Tuple, ast.List)):  # self.cos, self.sin = ...
                 for element in target.elts:
                     self._write(self._root(element))
@@ -309,6 +320,25 @@ class _MethodScanner:
                     else:
                         self.aliases.pop(target.id, None)
 
+    def _is_local_tensor(self, receiver: ast.expr) -> bool:
+        """Whether ``receiver`` is rooted in ``self`` or in a name this method binds (not a module such as
+        ``init`` in ``init.normal_(self.w)``, imported at the top or not)."""
+        while isinstance(receiver, (ast.Attribute, ast.Subscript, ast.Call)):
+            receiver = receiver.func if isinstance(receiver, ast.Call) else receiver.value
+        return isinstance(receiver, ast.Name) and (receiver.id == self.self_name or receiver.id in self.bound)
+
+    def _bind(self, target: ast.expr) -> None:
+        for sub in ast.walk(target):
+            if isinstance(sub, ast.Name):
+                self.bound.add(sub.id)
+
+    def _replaces(self, name: str, value: ast.expr) -> bool:
+        """Whether ``name = value`` binds a tensor made here rather than the caller's: a tensor factory
+        (``torch.tensor(kernel_size)`` copies), or anything that does not read the argument."""
+        if isinstance(value, ast.Call) and (self.table.qualify(value.func) or "") in _FACTORIES:
+            return True
+        return not any(isinstance(sub, ast.Name) and sub.id == name for sub in ast.walk(value))
+
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
             self._assigned(node.target, node.value)
@@ -317,6 +347,7 @@ class _MethodScanner:
         self._write(self._root(node.target))
 
     def visit_For(self, node: ast.For) -> None:
+        self._bind(node.target)
         if isinstance(node.iter, (ast.List, ast.Tuple)):
             for element in node.iter.elts:
                 self._write(self._root(element))
@@ -332,6 +363,8 @@ class _MethodScanner:
         func = node.func
         if isinstance(func, ast.Attribute):
             self._method_call(node, func)
+            if _in_place(func) and self._is_local_tensor(func.value):
+                return  # x.copy_(self.buf): a tensor's in-place method writes x and reads its arguments
         elif isinstance(func, ast.Name) and func.id in ("getattr", "setattr"):
             self._dynamic_attr(node, func.id)
         callee = (dotted(func) or "").rpartition(".")[2]
@@ -399,6 +432,14 @@ class _MethodScanner:
 
 
 _FILLING = frozenset({"append", "extend", "insert", "update", "__setitem__"})
+_FACTORIES = frozenset(f"torch.{name}" for name in (
+    "tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "logspace", "eye", "rand", "randn", "randint",
+    "randperm", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like"))
+
+
+def _in_place(func: ast.Attribute) -> bool:
+    """``x.normal_(...)``, ``init.normal_(...)``: a method named like an in-place one (``m_``, not ``_m``)."""
+    return func.attr.endswith("_") and not func.attr.startswith("_")
 
 
 def _loop_member(target: ast.expr, iterable: ast.expr) -> tuple[str | None, ast.expr | None]:

@@ -102,6 +102,20 @@ class NotAModule:  # a Parameter on a plain object is not a module's tensor
         Invalid(
             """\
 import torch
+
+Base = torch.nn.Module  # a base named through a module-level alias
+
+class Scale(Base):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.empty(dim))
+""",
+            line=5,
+            mentions=('parameter `scale`',),
+        ),
+        Invalid(
+            """\
+import torch
 from torch import nn
 
 class Experts(nn.Module):

@@ -38,6 +38,39 @@ class IncompleteResetParameters(ClassRule):
 import torch
 from torch import nn
 
+class Table(nn.Module):
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        weight = weight.float()  # still the caller's tensor
+        self.register_buffer("weight", weight)
+        self.bias = nn.Parameter(torch.empty(4))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        import torch.nn.init as init  # a module imported here: its in-place functions write their argument
+        init.zeros_(self.bias)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class GATLayer(nn.Module):
+    def __init__(self, heads: int, dim: int) -> None:
+        super().__init__()
+        self.att = nn.Parameter(torch.empty(1, heads, 2 * dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_normal_(self.att.view(self.att.size(1), -1))  # a view writes `att` itself
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
 class Experts(nn.Module):
     def __init__(self, names: list[str], dim: int) -> None:
         super().__init__()
@@ -190,6 +223,44 @@ class Mixture(nn.Module):
         ),
     )
     INVALID = (
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Smooth(nn.Module):
+    def __init__(self, kernel_size: int) -> None:
+        super().__init__()
+        kernel_size = torch.tensor(kernel_size)  # named like the argument, but a tensor made here
+        self.register_buffer("kernel_size", kernel_size)
+        self.weight = nn.Parameter(torch.empty(4))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.weight)
+""",
+            line=4,
+            mentions=('buffer `kernel_size`',),
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Restart(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(dim))
+        self.register_buffer("initial", torch.empty(dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        weight = self.weight.data
+        weight.copy_(self.initial)  # reads `initial`, which nothing ever writes
+""",
+            line=4,
+            mentions=('buffer `initial`',),
+        ),
         Invalid(
             """\
 import torch
