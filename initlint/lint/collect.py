@@ -209,6 +209,7 @@ class _MethodScanner:
         self.containers: set[str] = set()
         self.filled: list[str] = []
         self.bound: set[str] = set(arguments)  # names the method binds: its arguments, assigned and loop names
+        self._top: set[int] = set()  # the statements of the method's own block
 
     # -- helpers ---------------------------------------------------------------------------
     def _root(self, node: ast.expr) -> str | None:
@@ -295,6 +296,8 @@ class _MethodScanner:
             ast.For: self.visit_For,
             ast.Call: self.visit_Call,
         }
+        # an argument rebound under a condition may still be the caller's tensor on the other path
+        self._top = {id(statement) for statement in method.body}
         stack: list[ast.AST] = list(reversed(method.body))
         while stack:  # pre-order, in source order; no generator: this loop sees every node of every method
             node = stack.pop()
@@ -306,7 +309,8 @@ class _MethodScanner:
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
             self._bind(target)
-            if isinstance(target, ast.Name) and target.id in self.arguments and self._replaces(target.id, node.value):
+            if isinstance(target, ast.Name) and target.id in self.arguments and id(node) in self._top \
+                    and self._replaces(target.id, node.value):
                 self.arguments = self.arguments - {target.id}  # kernel_size = torch.tensor(...): made here
             if isinstance(target, (ast.Tuple, ast.List)):  # self.cos, self.sin = ...
                 for element in target.elts:

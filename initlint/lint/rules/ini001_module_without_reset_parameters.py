@@ -54,6 +54,19 @@ class ModuleWithoutResetParameters(ClassRule):
 import torch
 from torch import nn
 
+class BinaryCrossEntropy(nn.Module):
+    def __init__(self, pos_weight: torch.Tensor | float | None = None) -> None:
+        super().__init__()
+        if pos_weight is not None and not isinstance(pos_weight, torch.Tensor):
+            pos_weight = torch.tensor(pos_weight)  # made here only on this path: else the caller's tensor
+        self.register_buffer("pos_weight", pos_weight)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
 class ScaledLinear(nn.Module):
     def __init__(self, features: int) -> None:
         super().__init__()
