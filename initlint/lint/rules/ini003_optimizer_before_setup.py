@@ -936,13 +936,14 @@ class _Scan:
 
     # -- the verdict ---------------------------------------------------------------------
     def _apply(self, setup: _Setup) -> Iterator[tuple[cst.CSTNode, str]]:
-        line = self.context.position(setup.node)[0]
         call = _short(setup.node)
         keep: list[_Optimizer] = []
         for optimizer in self.pending:
             if optimizer.model != setup.model:
                 keep.append(optimizer)
                 continue
+            # positions are resolved for the whole file on first use: only once there is a finding
+            line = self.context.position(setup.node)[0]
             if setup.kind == "joint" and optimizer.var in setup.joint_optimizers:
                 if self._model_parallel(setup.node):
                     yield optimizer.node, (
