@@ -210,3 +210,17 @@ def test_columns_after_tabs_are_those_of_the_original(tmp_path: Path) -> None:
               '\tm.to_empty(device="cpu")\n\tprint(m(torch.ones(1, 4)))\n')
     (finding,) = lint_file(tmp_path, "odd.py", source)
     assert finding.startswith("11:2: INI103")  # after the tab, not after the eight spaces it stands for
+
+
+def test_internal_error_exits_2_not_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug of initlint's must not read as "findings" (1) to CI: 2, with the traceback and a sentence."""
+    (tmp_path / "pyproject.toml").touch()
+    (tmp_path / "m.py").write_text(MODULE)
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise KeyError("deps")
+
+    monkeypatch.setattr(engine.Project, "analyze", bug)
+    code, _, err = cli_run(["m.py", "--no-cache"], tmp_path)
+    assert code == 2
+    assert "Traceback" in err and "KeyError: 'deps'" in err and "internal error" in err
