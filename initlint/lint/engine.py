@@ -80,8 +80,10 @@ class Project:
     ``forget_changed`` before each run, so that files edited on disk meanwhile are read again.
     """
 
-    def __init__(self, config: Config, targets: Iterable[Path | str] = (), cache: bool = True, jobs: int = 1) -> None:
+    def __init__(self, config: Config, targets: Iterable[Path | str] = (), cache: bool = True, jobs: int = 1,
+                 scan: bool = True) -> None:
         self.config = config
+        self.scan = scan  # False: the modules are the targets and overlays only (a root such as ``/``)
         self.jobs = max(1, jobs)
         self.cache = SummaryCache(config.root, _settings(config), enabled=cache)
         self._summaries: dict[str, FileSummary] = {}  # analysed (or loaded) in this run
@@ -227,7 +229,7 @@ class Project:
 
     def _modules(self) -> dict[str, str]:
         if self._by_module is None:
-            self._by_module = modules_under(self.config.root)
+            self._by_module = modules_under(self.config.root) if self.scan else {}
             found = set(self._by_module.values())  # a target found there already claims its own name
             extra = [*self._targets, *self._overlays]
             self._by_module.update((module_of(path)[0], path) for path in extra if path not in found)

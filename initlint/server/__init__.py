@@ -13,8 +13,20 @@ __all__ = ["serve"]
 def serve() -> None:
     """Serve LSP over stdin/stdout until the client says ``exit``."""
     import logging
+    import os
+    import sys
 
     from initlint.server.server import build_server
 
     logging.basicConfig(level=logging.WARNING, format="initlint server: %(levelname)s: %(message)s")
-    build_server().start_io()
+    server = build_server()
+    server.start_io()
+    # End here, not through the interpreter's shutdown: the thread reading stdin may be blocked in a
+    # read, and finalizing stdin under it aborts the process (SIGABRT) instead of exiting.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # closed by the `exit` handler
+    logging.shutdown()
+    os._exit(server.exit_code)  # 1 when the client said `exit` without `shutdown`

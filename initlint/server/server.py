@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,11 +28,13 @@ from initlint.config import ConfigError
 from initlint.lint.summary import Finding
 from initlint.server.convert import FIX_ALL, Document, code_actions, diagnostic, fix_all_action, kind_wanted
 from initlint.server.session import Session
+from initlint.server.wire import InitlintProtocol, serve_stdio
 
 __all__ = ["InitlintServer", "build_server", "DEBOUNCE_S"]
 
 DEBOUNCE_S = 0.3  # quiet time after a keystroke before the document is analysed again
 _SUFFIXES = (".py", ".pyi")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _T = TypeVar("_T")
 log = logging.getLogger("initlint.server")
 
@@ -41,7 +44,8 @@ class InitlintServer(LanguageServer):
 
     def __init__(self, cache: bool = True) -> None:
         # Incremental: clients may send ranges or whole texts, pygls applies either.
-        super().__init__("initlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__("initlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=InitlintProtocol)
         self.session = Session(cache=cache)
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="initlint-analysis")
         self.results: dict[str, tuple[Document, int, list[Finding]]] = {}  # with the generation they are of
@@ -49,6 +53,7 @@ class InitlintServer(LanguageServer):
         self.dirty: dict[str, None] = {}  # documents to analyse at the next quiet moment, in order
         self.pending: asyncio.Task[None] | None = None
         self.reported_errors: set[str] = set()
+        self.exit_code = 0
 
     # --- documents -------------------------------------------------------------------------------
 
@@ -59,7 +64,8 @@ class InitlintServer(LanguageServer):
             return None
         if opened.language_id not in (None, "", "python") and not uri.endswith(_SUFFIXES):
             return None
-        return Document(uri, opened.version, opened.source, str(self.workspace.position_encoding or "utf-16"))
+        encoding = str(self.workspace.position_encoding or "utf-16")
+        return Document(uri, opened.version, _whole(opened.source), encoding)
 
     def buffers(self) -> dict[Path, str]:
         """The text of every open file, by path."""
@@ -67,8 +73,19 @@ class InitlintServer(LanguageServer):
         for uri, opened in self.workspace.text_documents.items():
             path = _path(uri)
             if path is not None:
-                found[path] = opened.source
+                found[path] = _whole(opened.source)
         return found
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve over stdio (``wire.serve_stdio``: JSON-RPC errors and exit status as the spec wants);
+        the exit status is left in ``exit_code``."""
+        import sys
+
+        try:
+            self.exit_code = serve_stdio(self.protocol, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer)
+        finally:
+            self.worker.shutdown(wait=False, cancel_futures=True)
+            self.shutdown()
 
     def versioned_edits(self) -> bool:
         """Whether the client takes ``documentChanges`` (edits that name the document version)."""
@@ -242,6 +259,12 @@ def build_server(cache: bool = True) -> InitlintServer:
             ls.worker.submit(ls.session.forget)  # files appeared or went: map the modules again
         ls.mark([], DEBOUNCE_S)
 
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: InitlintServer, params: types.DidChangeConfigurationParams) -> None:
+        # initlint reads its settings from pyproject.toml, not from the editor's; a client (eglot) that
+        # sends its settings on connect gets a handler rather than a warning, and a fresh look
+        ls.mark([], DEBOUNCE_S)
+
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
         code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL], resolve_provider=False))
     async def code_action(ls: InitlintServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
@@ -266,6 +289,12 @@ def build_server(cache: bool = True) -> InitlintServer:
         await ls.in_worker(ls.session.save)
 
     return server
+
+
+def _whole(text: str) -> str:
+    """The text with each lone surrogate (which a client may send as ``\\ud800``, and no UTF-8 file can
+    hold) as U+FFFD: one character for one, one UTF-16 unit for one, so every position stays."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def _path(uri: str) -> Path | None:
