@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from initlint.__about__ import __version__
@@ -28,13 +28,13 @@ from initlint.config import ConfigError
 from initlint.lint.summary import Finding
 from initlint.server.convert import FIX_ALL, Document, code_actions, diagnostic, fix_all_action, kind_wanted
 from initlint.server.session import Session
-from initlint.server.wire import InitlintProtocol, serve_stdio
+from initlint.server.early import whole as _whole
+from initlint.server.wire import serve_stdio
 
 __all__ = ["InitlintServer", "build_server", "DEBOUNCE_S"]
 
 DEBOUNCE_S = 0.3  # quiet time after a keystroke before the document is analysed again
 _SUFFIXES = (".py", ".pyi")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _T = TypeVar("_T")
 log = logging.getLogger("initlint.server")
 
@@ -42,11 +42,11 @@ log = logging.getLogger("initlint.server")
 class InitlintServer(LanguageServer):
     """The language server and what it remembers: the last findings of each open document."""
 
-    def __init__(self, cache: bool = True) -> None:
+    def __init__(self, cache: bool = True, session: Session | None = None) -> None:
         # Incremental: clients may send ranges or whole texts, pygls applies either.
         super().__init__("initlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
                          protocol_cls=InitlintProtocol)
-        self.session = Session(cache=cache)
+        self.session = session if session is not None else Session(cache=cache)
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="initlint-analysis")
         self.results: dict[str, tuple[Document, int, list[Finding]]] = {}  # with the generation they are of
         self.generation = 0  # counts the changes to any buffer or file, which may change any document's findings
@@ -82,10 +82,15 @@ class InitlintServer(LanguageServer):
         import sys
 
         try:
-            self.exit_code = serve_stdio(self.protocol, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer)
+            self.exit_code = serve_stdio(lambda: self, lambda: self.session, stdin or sys.stdin.buffer,
+                                         stdout or sys.stdout.buffer)
         finally:
-            self.worker.shutdown(wait=False, cancel_futures=True)
-            self.shutdown()
+            self.close()
+
+    def close(self) -> None:
+        """Stop the analysis thread (what it was doing is abandoned) and pygls's machinery."""
+        self.worker.shutdown(wait=False, cancel_futures=True)
+        self.shutdown()
 
     def versioned_edits(self) -> bool:
         """Whether the client takes ``documentChanges`` (edits that name the document version)."""
@@ -219,9 +224,37 @@ class InitlintServer(LanguageServer):
         return True
 
 
-def build_server(cache: bool = True) -> InitlintServer:
-    """The server with its features registered."""
-    server = InitlintServer(cache=cache)
+class InitlintProtocol(LanguageServerProtocol):
+    """pygls's LSP protocol, forgetting each handler's future once it is done (pygls 2.1 keeps those of
+    notifications for ever: about 2 KB a keystroke), and silent on the requests answered before it was
+    loaded (``early.py``)."""
+
+    _skipped: set[Any] = set()
+
+    def skip_responses(self, idents: set[Any]) -> None:
+        """Send no response to these requests: they were answered already."""
+        self._skipped = set(idents)
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        if msg_id in self._skipped:
+            self._skipped.discard(msg_id)
+            return
+        super()._send_response(msg_id, result, error)
+
+    def _execute_handler(self, msg_id: Any, handler: Any, callback: Callable[[Future[Any]], None],
+                         args: Any = None, kwargs: Any = None) -> None:
+        def done(future: Future[Any]) -> None:
+            if self._request_futures.get(msg_id) is future:  # a request's own callback pops it too
+                del self._request_futures[msg_id]
+            callback(future)
+
+        super()._execute_handler(msg_id, handler, done, args, kwargs)
+
+
+def build_server(cache: bool = True, session: Session | None = None) -> InitlintServer:
+    """The server with its features registered (sharing ``session``, if given, with what answered
+    before it was built)."""
+    server = InitlintServer(cache=cache, session=session)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: InitlintServer, params: types.InitializedParams) -> None:
@@ -289,12 +322,6 @@ def build_server(cache: bool = True) -> InitlintServer:
         await ls.in_worker(ls.session.save)
 
     return server
-
-
-def _whole(text: str) -> str:
-    """The text with each lone surrogate (which a client may send as ``\\ud800``, and no UTF-8 file can
-    hold) as U+FFFD: one character for one, one UTF-16 unit for one, so every position stays."""
-    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def _path(uri: str) -> Path | None:
