@@ -120,8 +120,8 @@ class Connection:
             if published is not None:
                 self.send(published)
                 asyncio.get_running_loop().call_soon(self.load)
-        elif method not in ("$/setTrace", "$/cancelRequest", "textDocument/didChange"):
-            self.load()  # a request only the server answers
+        elif "id" in data or method == "exit":
+            self.load()  # a request (or a response) only the server can take; other notifications wait
 
     def load(self) -> None:
         """Build the server (importing pygls) and replay to it every message so far."""

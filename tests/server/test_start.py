@@ -117,3 +117,20 @@ def test_early_diagnostics_are_those_the_loaded_server_publishes(tmp_path: Path)
         assert client.diagnostics(path, version=1) == early  # pygls's, after the replay
     finally:
         assert client.close() == 0
+
+
+def test_notifications_before_the_first_document_do_not_delay_it(tmp_path: Path) -> None:
+    """eglot sends `workspace/didChangeConfiguration` between `initialized` and `didOpen`: the first
+    document is still answered before pygls is loaded."""
+    (tmp_path / "pyproject.toml").write_text("")
+    path = tmp_path / "scale.py"
+    document = {"uri": uri(path), "languageId": "python", "version": 1, "text": BROKEN}
+    stdin = b"".join([
+        frame({"id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}}),
+        frame({"method": "initialized", "params": {}}),
+        frame({"method": "workspace/didChangeConfiguration", "params": {"settings": {}}}),
+        frame({"method": "textDocument/didOpen", "params": {"textDocument": document}}),
+    ])
+    run = subprocess.run([sys.executable, "-c", DRIVER], input=stdin, capture_output=True, cwd=tmp_path, timeout=120)
+    sent = messages(run.stdout)
+    assert [m.get("id", m.get("method")) for m in sent[:2]] == [1, "textDocument/publishDiagnostics"]
