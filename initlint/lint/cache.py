@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict
 from typing import Any
@@ -176,7 +177,8 @@ class SummaryCache:
         return None
 
     def _write_summary(self, path: str, digest: str, module: tuple[str, bool], summary: FileSummary) -> str | None:
-        name = hashlib.blake2b(f"{path}|{module}|{digest}".encode(), digest_size=12).hexdigest()
+        key = f"{path}|{module}|{digest}".encode("utf-8", "surrogateescape")  # a file name need not be UTF-8
+        name = hashlib.blake2b(key, digest_size=12).hexdigest()
         if not self.enabled:
             return name
         target = os.path.join(self.folder, "s", f"{name}.json")
@@ -289,6 +291,7 @@ def _noqa_ok(noqa: object) -> bool:
         for line, codes in noqa.items())
 
 
+_SUMMARY_NAME = re.compile(r"[0-9a-f]{24}")  # what _write_summary names: never a path out of the cache
 _FINDING_FIELDS = {"path", "line", "col", "code", "message", "end_line", "end_col", "fix"}
 _EDIT_FIELDS = {"line", "col", "end_line", "end_col", "content"}
 _ENTRY_FIELDS: dict[str, Any] = {  # field -> its check; the optional ones after "x"
@@ -301,7 +304,7 @@ _ENTRY_FIELDS: dict[str, Any] = {  # field -> its check; the optional ones after
     "noqa": _noqa_ok,
     "findings": _findings_ok,
     "roots": lambda v: isinstance(v, bool),
-    "x": _is_str_or_none,
+    "x": lambda v: v is None or (isinstance(v, str) and _SUMMARY_NAME.fullmatch(v) is not None),
     "cf": _findings_ok,
     "deps": _deps_ok,
     "pk": _is_str_or_none,

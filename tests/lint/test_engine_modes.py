@@ -285,3 +285,22 @@ def test_index_of_another_shape_is_a_cold_run_not_a_traceback(tree: Path, docume
     result = CliRunner().invoke(cli, [str(tree), "--format", "json", "-j", "1"])
     assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
     assert len(json.loads(result.stdout)) == len(expected)
+
+
+def test_summary_name_cannot_reach_out_of_the_cache(small: Path) -> None:
+    """A damaged summary file is deleted to be written anew: an entry naming one outside the cache
+    (``../../x``), even sealed, is dropped instead, and nothing outside is touched."""
+    from initlint.lint.cache import _seal
+
+    age(small)
+    expected = run(small)
+    run(small, cache=True)
+    outside = small / "precious.json"
+    outside.write_text("{}")
+    data = json.loads(index_file(small).read_text())
+    for entry in data["files"].values():
+        entry["x"] = "../../../precious"
+        _seal(entry)
+    index_file(small).write_text(json.dumps(data))
+    assert run(small, cache=True) == expected
+    assert outside.read_text() == "{}"

@@ -224,3 +224,14 @@ def test_internal_error_exits_2_not_1(tmp_path: Path, monkeypatch: pytest.Monkey
     code, _, err = cli_run(["m.py", "--no-cache"], tmp_path)
     assert code == 2
     assert "Traceback" in err and "KeyError: 'deps'" in err and "internal error" in err
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="needs a file system that takes any bytes as a name")
+def test_file_name_that_is_not_utf8_is_linted_cached_and_fixed(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").touch()
+    name = os.fsdecode(b"caf\xe9.py")  # a surrogate escape in Python
+    (tmp_path / name).write_text(MODULE)
+    for args in ([".", "--format", "json"], [".", "--fix", "--unsafe-fixes"], ["."]):
+        code, _, err = cli_run(args, tmp_path)
+        assert code in (0, 1) and "Traceback" not in err, err
+    assert code == 0  # fixed, and read from the cache again without a traceback
