@@ -86,6 +86,21 @@ class EarlyAnswers:
         self.answered: set[Any] = set()  # request ids answered here
         self.published = False
 
+    @staticmethod
+    def answerable(message: dict[str, Any]) -> bool:
+        """Whether ``initialize`` has params of the spec's shape as far as they are read here; others
+        wait for pygls, which checks them all and answers -32602 where they are wrong."""
+        params = message.get("params")
+        if not isinstance(params, dict) or not isinstance(params.get("capabilities"), dict):
+            return False
+        process = params.get("processId")
+        if process is not None and (not isinstance(process, int) or isinstance(process, bool)):
+            return False
+        offered = params["capabilities"]
+        return all(isinstance(offered.get(k, {}), dict) for k in ("general", "textDocument", "workspace", "window")) \
+            and isinstance((offered.get("general") or {}).get("positionEncodings", []), list) \
+            and isinstance((offered.get("textDocument") or {}).get("synchronization", {}), dict)
+
     def initialize(self, message: dict[str, Any]) -> dict[str, Any]:
         """The response to ``initialize``."""
         params = message.get("params") or {}

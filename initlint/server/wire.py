@@ -111,7 +111,7 @@ class Connection:
         """Keep the message for the protocol; answer it here if it is one answered early."""
         self.backlog.append(data)
         method = data.get("method")
-        if method == "initialize" and "id" in data and self.early.encoding is None:
+        if method == "initialize" and "id" in data and self.early.encoding is None and self.early.answerable(data):
             self.send(self.early.initialize(data))
         elif method == "initialized":
             asyncio.get_running_loop().call_later(_LOAD_AFTER_S, self.load)

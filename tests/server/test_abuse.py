@@ -142,3 +142,18 @@ def test_memory_stays_flat_over_12000_edits(client: LspClient, project: Path) ->
             samples.append(rss_mb(client))
     print(f"RSS every 3,000 edits (MB): {[round(s, 1) for s in samples]} ({time.monotonic() - started:.1f} s)")
     assert samples[-1] - samples[0] < 3, f"the server grew {samples[-1] - samples[0]:.1f} MB over 12,000 edits"
+
+
+@pytest.mark.parametrize("params", [None, {"processId": "x", "capabilities": {}},
+                                    {"processId": None, "capabilities": {"general": 3}}], ids=str)
+def test_initialize_with_bad_params_is_answered_once_with_32602(project: Path, params: object) -> None:
+    """Answered by pygls, which checks every field, not by the quick early answer."""
+    client = LspClient(cwd=project)
+    try:
+        client.send_raw(framed(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode()))
+        assert client.response(1)["error"]["code"] == -32602
+        with pytest.raises(TimeoutError):
+            client.response(1, timeout=1)
+    finally:
+        client.process.kill()
+        client.process.wait()
