@@ -199,6 +199,8 @@ class InitlintServer(LanguageServer):
         try:
             steps = await self.in_worker(lambda: list(self.session.index_steps(folder)))
             for done, total, step in steps:
+                while self.dirty:  # documents waiting to be analysed go first: the index only warms the cache
+                    await asyncio.sleep(0.05)
                 if progress:
                     self.work_done_progress.report(token, types.WorkDoneProgressReport(
                         message=f"{done}/{total} files", percentage=done * 100 // max(total, 1)))

@@ -20,7 +20,8 @@ from initlint.lint.summary import Finding
 
 __all__ = ["Session"]
 
-_INDEX_CHUNK = 64  # files analysed per step of the workspace indexing (progress is reported between steps)
+_INDEX_CHUNK = 16  # files analysed per step of the workspace indexing (progress is reported, and a document
+# waiting for its diagnostics analysed, between steps: at most this many files' wait)
 
 
 class Session:
