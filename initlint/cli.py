@@ -1,6 +1,7 @@
 """The ``initlint`` command: ``initlint [PATHS]...`` to lint, ``initlint rule CODE`` to explain.
 
-Exit codes, as ruff's: 0 no findings, 1 findings, 2 a usage or configuration error.
+Exit codes, as ruff's: 0 no findings, 1 findings, 2 a usage or configuration error, a file that could not
+be written, or an internal error.
 This module (and everything it imports) must never import torch.
 """
 
@@ -31,6 +32,19 @@ class _DefaultToCheck(click.Group):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a bug of initlint's exits 2 with its traceback, never 1 ("findings")."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
+            click.echo("initlint: error: internal error (the traceback above); please report it", err=True)
+            sys.exit(2)
 
 
 def _count(n: int, noun: str) -> str:

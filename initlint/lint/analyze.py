@@ -15,6 +15,7 @@ from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable
 from initlint.lint.protocols.facts import collect_protocol_facts
 from initlint.lint.protocols.roots import may_hold_roots
+from initlint.lint.reindent import Reindented
 from initlint.lint.rules import ALL_RULES, ClassRule, FileRule
 from initlint.lint.rules.base import FileContext, Rule
 from initlint.lint.source import Source
@@ -126,7 +127,14 @@ def _file_findings(
     has already accepted the file, so libcst's native parser will not meet nesting it cannot take)."""
     from libcst.metadata import MetadataWrapper, PositionProvider  # loads libcst: only for these files
 
-    tree = cst.parse_module(text)
+    try:
+        tree = cst.parse_module(text)
+    except cst.ParserSyntaxError:
+        # CPython parsed it: libcst's tokenizer read its tabs or form feeds otherwise (see reindent.py)
+        copy = Reindented.of(text)
+        if copy is None:
+            raise
+        return [copy.restore(f) for f in _file_findings(path, copy.text, table, extra_optimizers, rules)]
     positions: dict[cst.CSTNode, CodeRange] = {}
 
     def span(node: cst.CSTNode) -> tuple[int, int, int, int]:
