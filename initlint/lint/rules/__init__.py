@@ -14,6 +14,7 @@ from initlint.lint.rules.ini104_init_module_with_sharded_trainer import InitModu
 from initlint.lint.rules.ini105_deepspeed_separate_optimizer_setup import DeepSpeedSeparateOptimizerSetup
 from initlint.lint.rules.ini106_load_into_meta_model import LoadIntoMetaModel
 from initlint.lint.rules.ini107_empty_init_never_initialized import EmptyInitNeverInitialized
+from initlint.lint.rules.ini108_non_persistent_buffers_after_load import NonPersistentBuffersAfterLoad
 from initlint.lint.rules.ini401_large_layers_in_init_with_configure_model import LargeLayersInInitWithConfigureModel
 from initlint.lint.rules.ini900_unparsable_file import UnparsableFile
 
@@ -31,6 +32,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     DeepSpeedSeparateOptimizerSetup,
     LoadIntoMetaModel,
     EmptyInitNeverInitialized,
+    NonPersistentBuffersAfterLoad,
     LargeLayersInInitWithConfigureModel,
     UnparsableFile,
 )
