@@ -15,6 +15,8 @@ from initlint.lint.rules.ini105_deepspeed_separate_optimizer_setup import DeepSp
 from initlint.lint.rules.ini106_load_into_meta_model import LoadIntoMetaModel
 from initlint.lint.rules.ini107_empty_init_never_initialized import EmptyInitNeverInitialized
 from initlint.lint.rules.ini108_non_persistent_buffers_after_load import NonPersistentBuffersAfterLoad
+from initlint.lint.rules.ini109_tie_broken_by_to_empty import TieBrokenByToEmpty
+from initlint.lint.rules.ini110_reset_loop_misses_builtins import ResetLoopMissesBuiltins
 from initlint.lint.rules.ini401_large_layers_in_init_with_configure_model import LargeLayersInInitWithConfigureModel
 from initlint.lint.rules.ini900_unparsable_file import UnparsableFile
 
@@ -33,6 +35,8 @@ ALL_RULES: tuple[type[Rule], ...] = (
     LoadIntoMetaModel,
     EmptyInitNeverInitialized,
     NonPersistentBuffersAfterLoad,
+    TieBrokenByToEmpty,
+    ResetLoopMissesBuiltins,
     LargeLayersInInitWithConfigureModel,
     UnparsableFile,
 )
