@@ -214,9 +214,9 @@ def _initialized_after(scope: Scope, call: Call) -> bool:
 def _uninitialized_path(scope: Scope, call: Call) -> str | None:
     """``None`` when every path from ``call`` reaches something that initializes the model; else ``""``
     (no path does) or the ``if`` test whose branch goes without (``"path is not None" is false``)."""
-    if scope.reads_after("reset_parameters", call.index):
-        return None
     later = [c for c in scope.calls_after(call.index) if initializes(c.method) or _synchronizes(c.node)]
+    if not any(c.method == "reset_parameters" for c in later) and scope.reads_after("reset_parameters", call.index):
+        return None  # ``reset = module.reset_parameters``: read, called under another name
     branches: dict[int, tuple[cst.If, set[int]]] = {}
     for other in later:
         branch = branch_of(other, call)

@@ -11,17 +11,20 @@ from initlint.lint.gates import builds_under_empty_init
 from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import Call, Scope, initializes, scopes, strategies
+from initlint.lint.scopes import Call, Scope, initializes, model_root, scopes, strategies
 from initlint.lint.torch_table import BUILTIN_MODULES
 from initlint.lint.walk import iter_tree, source_of
 
 __all__ = ["EmptyInitNeverInitialized"]
 
-# Calls with the model that neither use its values nor give it any.
-_HARMLESS = frozenset({
+# Methods of the model, and functions given it, that neither use its values nor give it any.
+_HARMLESS_METHODS = frozenset({
     "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules", "children",
-    "print", "len", "sum", "numel", "repr", "str", "type", "id", "isinstance", "hasattr", "getattr", "info",
-    "debug", "warning", "log", "eval", "train", "requires_grad_", "state_dict", "save", "count_parameters",
+    "named_children", "eval", "train", "requires_grad_", "state_dict", "register_forward_hook",
+})
+_HARMLESS_FUNCTIONS = frozenset({
+    "print", "len", "sum", "repr", "str", "type", "id", "isinstance", "hasattr", "getattr", "info", "debug",
+    "warning", "log", "save", "count_parameters", "num_parameters", "summary",
 })
 # Lightning calls that hand the model to a strategy; a sharded one materializes and resets it.
 _HANDOVERS = frozenset({"setup", "setup_module", "fit", "validate", "test", "predict"})
@@ -170,13 +173,12 @@ trainer.fit(model)
                 after = [c for c in later if not _inside(c, built_under)]
                 if any(index >= built_at and name == model for index, name in scope.escapes):
                     continue  # returned or stored: whoever receives it may load it
-                if not any(_uses(c, model) for c in after):
-                    continue  # built, never run: counting parameters, printing the architecture
                 if any(_initializes(c) for c in after):
                     continue
                 bindings = bindings or bindings_of(module)
-                if any(self._handed_to_sharded(c, model, context.imports, bindings) for c in after):
-                    continue
+                verdicts = {self._judge(c, model, functions, context.imports, bindings) for c in after}
+                if "unknown" in verdicts or "use" not in verdicts:
+                    continue  # handed to code that may load it, or built and never run
                 skipped = [c for c in inside if c.model == model and initializes(c.method)]
                 shown = " ".join(source_of(built_under).split())
                 if skipped:
@@ -206,12 +208,28 @@ trainer.fit(model)
         return not initializes(name) and "pretrained" not in name and "checkpoint" not in name
 
     @staticmethod
-    def _handed_to_sharded(call: Call, model: str, imports: ImportTable, bindings: Bindings) -> bool:
-        if call.method not in _HANDOVERS or call.model != model or call.on_receiver:
-            return False
-        if not isinstance(call.node.func, cst.Attribute):
-            return False
-        return strategies(call.node.func.value, _CLASSES, imports, bindings) != {"other"}
+    def _judge(
+        call: Call, model: str, functions: dict[str, cst.FunctionDef], imports: ImportTable, bindings: Bindings
+    ) -> str:
+        """``"use"`` (runs or trains the model), ``"unknown"`` (hands it to code that may initialize it)
+        or ``""`` (neither)."""
+        func = call.node.func
+        if isinstance(func, cst.Name) and func.value == model:
+            return "use"  # model(x)
+        if call.on_receiver and call.model == model:
+            return "" if call.method in _HARMLESS_METHODS else "use"
+        if call.method in _HARMLESS_FUNCTIONS:
+            return ""
+        if not any(_is_model(arg.value, model) for arg in call.node.args):
+            # an optimizer over model.parameters(): trained
+            return "use" if any(_mentions(arg.value, model) for arg in call.node.args) else ""
+        if isinstance(func, cst.Attribute) and call.method in _HANDOVERS:
+            kinds = strategies(func.value, _CLASSES, imports, bindings)
+            return "use" if kinds == {"other"} else "unknown"
+        function = functions.get(func.value) if isinstance(func, cst.Name) else None
+        if function is None:
+            return "unknown"
+        return "unknown" if any(_initializing(node) for node in iter_tree(function)) else "use"
 
 
 def _inside(call: Call, context: cst.CSTNode) -> bool:
@@ -221,16 +239,28 @@ def _inside(call: Call, context: cst.CSTNode) -> bool:
     )
 
 
-def _uses(call: Call, model: str) -> bool:
-    if isinstance(call.node.func, cst.Name) and call.node.func.value == model:
-        return True  # model(x)
-    return call.model == model and call.method not in _HARMLESS
+def _is_model(argument: cst.BaseExpression, model: str) -> bool:
+    """The model itself (or a submodule of it), not something computed from it."""
+    return isinstance(argument, (cst.Name, cst.Attribute)) and model_root(argument) == model
+
+
+def _mentions(expression: cst.BaseExpression, model: str) -> bool:
+    return any(isinstance(node, cst.Name) and node.value == model for node in iter_tree(expression))
+
+
+def _initializing(node: cst.CSTNode) -> bool:
+    if not isinstance(node, cst.Call):
+        return False
+    name = (dotted(node.func) or "").rpartition(".")[2]
+    if name in ("init_module", "init_empty_weights"):
+        return False  # another empty-init context
+    return initializes(name) or any(a.keyword is not None and a.keyword.value == "ckpt_path" for a in node.args)
 
 
 def _initializes(call: Call) -> bool:
-    if initializes(call.method) or call.method in ("to_empty", "tie_weights"):
+    if call.method in ("to_empty", "tie_weights"):
         return True  # to_empty: INI103 judges what follows it
-    return any(arg.keyword is not None and arg.keyword.value == "ckpt_path" for arg in call.node.args)
+    return _initializing(call.node)
 
 
 def _skipped(
@@ -241,7 +271,8 @@ def _skipped(
     torch built-in module."""
     if call.method == "reset_parameters" and call.on_receiver:
         value = scope.values.get(model)
-        return isinstance(value, cst.Call) and imports.qualify(value.func) in BUILTIN_MODULES and _is_model(call, model)
+        receiver = call.node.func.value  # type: ignore[attr-defined]
+        return isinstance(value, cst.Call) and imports.qualify(value.func) in BUILTIN_MODULES and dotted(receiver) == model
     if call.method != "apply" or not call.on_receiver or len(call.node.args) != 1:
         return False
     argument = call.node.args[0].value
@@ -252,10 +283,6 @@ def _skipped(
         isinstance(node, cst.Call) and (imports.qualify(node.func) or "").startswith("torch.nn.init.")
         for node in iter_tree(function)
     )
-
-
-def _is_model(call: Call, model: str) -> bool:
-    return dotted(call.node.func.value) == model  # type: ignore[attr-defined]
 
 
 def _short(node: cst.CSTNode) -> str:
