@@ -15,11 +15,11 @@ from initlint.lint import known
 from initlint.lint.bindings import Bindings, local_names
 from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable, dotted
-from initlint.lint.walk import blocks_of, iter_tree
+from initlint.lint.walk import blocks_of, iter_tree, source_of
 
 __all__ = [
     "Call", "Scope", "scopes", "function_scopes", "empty_init_kind", "strategies", "sharded_message", "method_calls",
-    "model_root", "initializes", "branch_of", "if_blocks", "exits",
+    "model_root", "initializes", "branch_of", "unreached",
 ]
 
 
@@ -324,3 +324,24 @@ def exits(block: Sequence[cst.BaseStatement]) -> bool:
         return True
     return isinstance(last, cst.Expr) and isinstance(last.value, cst.Call) and (
         dotted(last.value.func) or "") in ("exit", "sys.exit", "quit")
+
+
+def unreached(origin: Call, later: Sequence[Call]) -> str | None:
+    """Whether every path from ``origin`` reaches one of ``later``: ``None`` when it does, else ``""``
+    (none is reached at all) or the ``if`` test whose branch goes without (``"`path` is false"``)."""
+    branches: dict[int, tuple[cst.If, set[int]]] = {}
+    for other in later:
+        branch = branch_of(other, origin)
+        if branch is None:
+            return None  # on every path
+        branches.setdefault(id(branch[0]), (branch[0], set()))[1].add(branch[1])
+    for statement, covered in branches.values():
+        count, has_else = if_blocks(statement)
+        blocks = list(blocks_of(statement))
+        if has_else and all(i in covered or exits(blocks[i]) for i in range(count)):
+            return None  # every branch reaches one (or leaves)
+    if not branches:
+        return ""
+    statement, covered = next(iter(branches.values()))
+    test = " ".join(source_of(statement.test).split())
+    return f"`{test if len(test) <= 40 else test[:37] + '...'}` is {'false' if 0 in covered else 'true'}"

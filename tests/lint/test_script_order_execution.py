@@ -62,7 +62,7 @@ def test_example_by_execution(code: str, index: int, example: Any, tmp_path: Pat
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             exec(compile(example.code, f"{code}-{index}.py", "exec"), namespace)
-            for function in ("main", "build"):
+            for function in ("main", "build", "get_model"):
                 called = namespace.get(function)
                 if callable(called) and called.__code__.co_argcount == len(called.__defaults__ or ()):
                     namespace[f"{function}()"] = called()  # build(path=None): the path without a checkpoint

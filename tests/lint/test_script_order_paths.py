@@ -73,6 +73,11 @@ def main(fabric_from_caller, path):
         ("    model = fabric_from_caller.setup(model)\n    model(torch.ones(1, 4))\n", []),
         ("    model = fabric.setup(model)\n    model(torch.ones(1, 4))\n", [6]),
         ("    model = fabric.setup(model)\n    fabric.load(path, {'model': model})\n", []),
+        # a load on one path only: the other computes with garbage
+        ("    model = fabric.setup(model)\n    if path:\n        fabric.load(path, {'model': model})\n"
+         "    model(torch.ones(1, 4))\n", [6]),
+        ("    if path:\n        fabric.load(path, {'model': model})\n    else:\n        model.apply(init_fn)\n"
+         "    model(torch.ones(1, 4))\n", []),
     ],
 )
 def test_ini107_trusts_what_may_initialize(tmp_path: Path, tail: str, lines: list[int]) -> None:

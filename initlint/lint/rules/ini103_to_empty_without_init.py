@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from initlint.lint.lazy import cst
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import Call, Scope, branch_of, exits, function_scopes, if_blocks, initializes
-from initlint.lint.walk import blocks_of, iter_tree, source_of
+from initlint.lint.scopes import Call, Scope, function_scopes, initializes, unreached
+from initlint.lint.walk import iter_tree
 
 __all__ = ["ToEmptyWithoutInit"]
 
@@ -217,22 +217,7 @@ def _uninitialized_path(scope: Scope, call: Call) -> str | None:
     later = [c for c in scope.calls_after(call.index) if initializes(c.method) or _synchronizes(c.node)]
     if not any(c.method == "reset_parameters" for c in later) and scope.reads_after("reset_parameters", call.index):
         return None  # ``reset = module.reset_parameters``: read, called under another name
-    branches: dict[int, tuple[cst.If, set[int]]] = {}
-    for other in later:
-        branch = branch_of(other, call)
-        if branch is None:
-            return None  # on every path
-        branches.setdefault(id(branch[0]), (branch[0], set()))[1].add(branch[1])
-    for statement, covered in branches.values():
-        count, has_else = if_blocks(statement)
-        blocks = list(blocks_of(statement))
-        if has_else and all(i in covered or exits(blocks[i]) for i in range(count)):
-            return None  # every branch initializes (or leaves)
-    if not branches:
-        return ""
-    statement, covered = next(iter(branches.values()))
-    test = " ".join(source_of(statement.test).split())
-    return f"`{test if len(test) <= 40 else test[:37] + '...'}` is {'false' if 0 in covered else 'true'}"
+    return unreached(call, later)
 
 
 def _synchronizes(node: cst.Call) -> bool:

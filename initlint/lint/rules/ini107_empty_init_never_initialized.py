@@ -11,7 +11,7 @@ from initlint.lint.gates import builds_under_empty_init
 from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import Call, Scope, initializes, model_root, scopes, strategies
+from initlint.lint.scopes import Call, Scope, initializes, model_root, scopes, strategies, unreached
 from initlint.lint.torch_table import BUILTIN_MODULES
 from initlint.lint.walk import iter_tree, source_of
 
@@ -146,6 +146,24 @@ trainer.fit(model)
             line=7,
             mentions=("`model.reset_parameters()`", "inside"),
         ),
+        Invalid(
+            """\
+import torch
+import lightning as L
+
+def get_model(path=None):
+    fabric = L.Fabric(accelerator="cpu")
+    with fabric.init_module(empty_init=True):
+        model = torch.nn.Linear(4, 4)
+    model = fabric.setup(model)
+    if path is not None:  # without a checkpoint, the weights stay garbage
+        fabric.load_raw(path, model)
+    print(model(torch.ones(1, 4)))
+    return model
+""",
+            line=6,
+            mentions=("`model`", "some paths", "`path is not None` is false"),
+        ),
     )
 
     @classmethod
@@ -171,14 +189,18 @@ trainer.fit(model)
                 later = scope.calls_after(built_at - 1)
                 inside = [c for c in later if _inside(c, built_under)]
                 after = [c for c in later if not _inside(c, built_under)]
-                if any(index >= built_at and name == model for index, name in scope.escapes):
-                    continue  # returned or stored: whoever receives it may load it
-                if any(_initializes(c) for c in after):
-                    continue
                 bindings = bindings or bindings_of(module)
-                verdicts = {self._judge(c, model, functions, context.imports, bindings) for c in after}
-                if "unknown" in verdicts or "use" not in verdicts:
-                    continue  # handed to code that may load it, or built and never run
+                verdicts = {id(c): self._judge(c, model, functions, context.imports, bindings) for c in after}
+                if "use" not in verdicts.values():
+                    continue  # built and never run: counting parameters, printing the architecture
+                # what may initialize it: a load or an init, or code it is handed to that may load it
+                helped = [c for c in after if _initializes(c) or verdicts[id(c)] == "unknown"]
+                origin = next((c for c in scope.calls if c.node is scope.values[model]), None)
+                missing = unreached(origin, helped) if origin is not None else ("" if not helped else None)
+                if missing is None:
+                    continue
+                if not missing and any(index >= built_at and name == model for index, name in scope.escapes):
+                    continue  # returned or stored, never loaded here: whoever receives it may load it
                 skipped = [c for c in inside if c.model == model and initializes(c.method)]
                 shown = " ".join(source_of(built_under).split())
                 if skipped:
@@ -189,6 +211,14 @@ trainer.fit(model)
                             f"`{model}` keeps uninitialized memory. Move the call after the `with` block."
                         )
                     continue  # an initialization inside whose effect is unknown: trust it
+                if missing:
+                    yield built_under, (
+                        f"`{model}` is built under `{shown}` (uninitialized memory), and what loads or "
+                        f"initializes it afterwards runs only on some paths: when {missing}, it computes with "
+                        f"garbage. Initialize it on that path too (`{model}.apply(init_fn)` after the block) or "
+                        "use `empty_init=False` there."
+                    )
+                    continue
                 yield built_under, (
                     f"`{model}` is built under `{shown}` (uninitialized memory) and used, but nothing in this "
                     "scope loads a checkpoint into it or initializes it afterwards: it computes with garbage. "
