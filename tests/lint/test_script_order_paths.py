@@ -237,3 +237,23 @@ for m in transformer.modules():
         reset()
 """
     assert _codes(tmp_path, source, "INI110") == [11]
+
+
+def test_ini107_skip_init_and_configure_model(tmp_path: Path) -> None:
+    source = """\
+import torch
+import lightning as L
+from torch.nn.utils import skip_init
+
+class Sharded(L.LightningModule):
+    def configure_model(self):
+        self.layer = torch.nn.Linear(4, 4)
+
+layer = skip_init(torch.nn.Linear, 4, 4)
+print(layer(torch.ones(1, 4)))
+trainer = L.Trainer(accelerator="cpu")
+with trainer.init_module(empty_init=True):
+    model = Sharded()  # nothing built here: configure_model builds the layers during fit
+trainer.fit(model)
+"""
+    assert _codes(tmp_path, source, "INI107") == [9]

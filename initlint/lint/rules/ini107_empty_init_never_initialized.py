@@ -12,6 +12,7 @@ from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
 from initlint.lint.scopes import Call, Scope, initializes, model_root, scopes, strategies, unreached
+from initlint.lint.summary import ClassSummary
 from initlint.lint.torch_table import BUILTIN_MODULES
 from initlint.lint.walk import iter_tree, source_of
 
@@ -46,7 +47,9 @@ class EmptyInitNeverInitialized(FileRule):
         "the model on (returned, stored in an attribute). Also reports an initialization written *inside* the "
         "empty-init context, which that context turns into a no-op: `model.apply(init_fn)` where `init_fn` "
         "calls `torch.nn.init`, or `reset_parameters()` of a torch built-in. (`init_empty_weights()` and "
-        "`torch.device(\"meta\")` are not reported here: a meta model fails loudly when used.)"
+        "`torch.device(\"meta\")` are not reported here: a meta model fails loudly when used; nor is a "
+        "`LightningModule` of this file that defines `configure_model`, whose layers are built outside the "
+        "context.)"
     )
     why_bad = (
         "`empty_init=True` skips initialization on the promise that a full checkpoint is loaded next: "
@@ -183,10 +186,10 @@ def get_model(path=None):
         for scope in scopes(module, context.imports):
             for model, (kind, built_under, built_at) in scope.built.items():
                 if kind != "empty" or built_at < 0 or model.startswith("self.") or not self._candidate(
-                    scope, model, built_under, context.imports
+                    scope, model, built_under, context.imports, context.classes
                 ):
                     continue
-                later = scope.calls_after(built_at - 1)
+                later = scope.calls_after(built_at)
                 inside = [c for c in later if _inside(c, built_under)]
                 after = [c for c in later if not _inside(c, built_under)]
                 bindings = bindings or bindings_of(module)
@@ -227,13 +230,21 @@ def get_model(path=None):
                 )
 
     @staticmethod
-    def _candidate(scope: Scope, model: str, built_under: cst.CSTNode, imports: ImportTable) -> bool:
+    def _candidate(
+        scope: Scope, model: str, built_under: cst.CSTNode, imports: ImportTable, classes: dict[str, ClassSummary]
+    ) -> bool:
         """An empty-init context of Lightning or ``skip_init``, building the model by a plain call."""
         if isinstance(built_under, cst.Call) and imports.qualify(built_under.func) in known.VERIFIED_CONTEXTS:
             return False  # the runtime verifier reports what stays empty
         value = scope.values.get(model)
         if not isinstance(value, cst.Call):
             return False
+        qualified = imports.qualify(value.func)
+        if qualified in known.SKIP_INIT:
+            return True
+        summary = classes.get(qualified or "")
+        if summary is not None and "configure_model" in summary.methods:
+            return False  # its layers are built in configure_model, outside the empty-init context
         name = (dotted(value.func) or "").rpartition(".")[2]
         return not initializes(name) and "pretrained" not in name and "checkpoint" not in name
 
