@@ -138,7 +138,19 @@ def scopes(module: cst.Module, imports: ImportTable) -> Iterator[Scope]:
 
 
 def function_scopes(module: cst.Module, imports: ImportTable) -> Iterator[tuple[cst.FunctionDef | None, Scope]]:
-    """The module's scope (with ``None``), then each function with its scope."""
+    """The module's scope (with ``None``), then each function with its scope.
+
+    Read once per tree: the script-order rules of a file share the last tree's scopes (one pass per tree).
+    """
+    if _LAST[0] is not module or _LAST[1] is not imports:
+        _LAST[:] = [module, imports, list(_function_scopes(module, imports))]
+    return iter(_LAST[2])
+
+
+_LAST: list = [None, None, []]  # (module, imports, its scopes): the rules of one file ask in turn
+
+
+def _function_scopes(module: cst.Module, imports: ImportTable) -> Iterator[tuple[cst.FunctionDef | None, Scope]]:
     top = _read(module.body, imports)
     yield None, top
     for node in iter_tree(module):
