@@ -77,3 +77,22 @@ def test_example_by_execution(code: str, index: int, example: Any, tmp_path: Pat
         assert bad == {}, bad
     else:
         assert bad, "the INVALID example left every tensor initialized"
+
+
+@pytest.mark.parametrize(
+    ("index", "example"),
+    [pytest.param(i, e, id=f"INI109-{i}") for i, e in enumerate((*RULES_BY_CODE["INI109"].VALID,
+                                                                    *RULES_BY_CODE["INI109"].INVALID))],
+)
+def test_tie_examples_by_execution(index: int, example: Any, monkeypatch: Any) -> None:
+    """INI109's INVALID example ends with two tensors where ``__init__`` tied one; its VALID ones keep one."""
+    torch = pytest.importorskip("torch")
+    # the checkpoint of a tied model as safetensors and save_pretrained write it: the shared weight once
+    monkeypatch.setattr(torch, "load", lambda *a, **k: {"embed.weight": torch.randn(10, 4)})
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(example.code, f"INI109-{index}.py", "exec"), namespace)
+    model = namespace["model"]
+    tied = model.lm_head.weight is model.embed.weight
+    assert tied == isinstance(example, Valid)
+    if not tied:  # the head the checkpoint could not fill is uninitialized memory
+        assert not torch.equal(model.lm_head.weight, model.embed.weight)
