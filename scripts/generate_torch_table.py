@@ -12,6 +12,7 @@ Usage::
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import pprint
 from pathlib import Path
@@ -23,6 +24,8 @@ import torch.nn
 
 from initlint.lint.collect import collect_classes, collect_imports
 from initlint.lint.names import ImportTable
+from initlint.lint.protocols.facts import collect_protocol_facts
+from initlint.lint.summary import FileSummary
 
 from _tables import write_or_check  # scripts/ is on sys.path when a script runs
 
@@ -31,6 +34,10 @@ HEADER = '''"""torch.nn's built-in modules, as the linter needs to know them. Ge
 
 Regenerate with ``python scripts/generate_torch_table.py`` (from torch {version}).
 Maps every qualified name of a built-in module to (defines reset_parameters, tensors it creates).
+``RESET_LOOP_MISSES`` maps each built-in whose tree holds tensors that a loop calling every
+``reset_parameters()`` leaves alone (its own, or those of a built-in its ``__init__`` builds) to them,
+as ``Class.tensor``: ``nn.MultiheadAttention`` initializes its ``in_proj_weight`` in
+``_reset_parameters()`` only.
 """
 
 TORCH_VERSION = {version!r}
@@ -38,19 +45,29 @@ TORCH_VERSION = {version!r}
 BUILTIN_MODULES: dict[str, tuple[bool, tuple[str, ...]]] = '''
 
 
-def _own_tensors(cls: type, cache: dict[str, dict[str, list[str]]]) -> list[str]:
+def _read(cls: type, cache: dict[str, dict[str, tuple[list[str], list[str]]]]) -> tuple[list[str], list[str]]:
+    """The tensors ``cls`` creates itself and the classes its ``__init__`` builds (qualified)."""
     path = inspect.getsourcefile(cls)
     if path is None:
-        return []
+        return [], []
     if path not in cache:
         module = ast.parse(Path(path).read_text(encoding="utf-8"))
         table = ImportTable(cls.__module__, path.endswith("__init__.py"))
         collect_imports(module, table)
+        classes = collect_classes(module, table)
+        collect_protocol_facts(module, table, classes, FileSummary(path=path, module=cls.__module__))
         cache[path] = {
-            s.name: [t.name for t in s.tensors if not t.name.startswith("<")]  # dynamic names
-            for _, s in collect_classes(module, table)
+            s.name: (
+                [t.name for t in s.tensors if not t.name.startswith("<")],  # dynamic names
+                [b for b in s.protocol.get("builds", []) if ":" not in b],
+            )
+            for _, s in classes
         }
-    return cache[path].get(cls.__qualname__, [])
+    return cache[path].get(cls.__qualname__, ([], []))
+
+
+def _own_tensors(cls: type, cache: dict[str, dict[str, tuple[list[str], list[str]]]]) -> list[str]:
+    return _read(cls, cache)[0]
 
 
 def build_table() -> dict[str, tuple[bool, tuple[str, ...]]]:
@@ -79,10 +96,39 @@ def build_table() -> dict[str, tuple[bool, tuple[str, ...]]]:
     return dict(sorted(table.items()))
 
 
+def reset_loop_misses(table: dict[str, tuple[bool, tuple[str, ...]]]) -> dict[str, tuple[str, ...]]:
+    """Each built-in whose tree keeps tensors that ``reset_parameters()`` on every module leaves alone."""
+    sources: dict[str, dict[str, tuple[list[str], list[str]]]] = {}
+    builds: dict[str, list[str]] = {}
+    for name in table:
+        module, _, attr = name.rpartition(".")
+        cls = getattr(importlib.import_module(module), attr, None)
+        builds[name] = [] if cls is None else [
+            b for base in cls.__mro__ if isinstance(base, type) and issubclass(base, torch.nn.Module)
+            for b in _read(base, sources)[1]
+        ]
+
+    def misses(name: str, seen: frozenset[str]) -> set[str]:
+        resets, tensors = table[name]
+        found = set() if resets else {f"{name.rpartition('.')[2]}.{t}" for t in tensors}
+        for built in builds.get(name, ()):
+            if built in table and built not in seen:
+                found |= misses(built, seen | {built})
+        return found
+
+    result = {name: tuple(sorted(misses(name, frozenset({name})))) for name in table}
+    return {name: missed for name, missed in result.items() if missed}
+
+
 def render() -> str:
     """The text of the table module."""
     version = torch.__version__.split("+")[0]
-    return HEADER.format(version=version) + pprint.pformat(build_table(), width=110, sort_dicts=True) + "\n"
+    table = build_table()
+    return (
+        HEADER.format(version=version) + pprint.pformat(table, width=110, sort_dicts=True) + "\n\n"
+        "RESET_LOOP_MISSES: dict[str, tuple[str, ...]] = "
+        + pprint.pformat(reset_loop_misses(table), width=110, sort_dicts=True) + "\n"
+    )
 
 
 def main() -> int:

@@ -108,7 +108,8 @@ def analyze_source(
         summary.roots = bool(rules) and may_hold_roots(summary)
         file_rules = [rule for rule in rules if issubclass(rule, FileRule) and rule.wants(tree, table)]
         if file_rules:
-            summary.findings += _file_findings(path, text, table, extra_optimizers, file_rules)
+            own = {f"{module}.{cls.name}": cls for _, cls in classes}
+            summary.findings += _file_findings(path, text, table, extra_optimizers, file_rules, own)
     except cst.ParserSyntaxError as exc:
         message = re.sub(r"^parser error: error at \d+:\d+: ", "", " ".join(exc.message.split()))
         return _error(path, module, exc.raw_line, exc.raw_column + 1, f"could not be parsed: {message}")
@@ -121,7 +122,12 @@ def analyze_source(
 
 
 def _file_findings(
-    path: str, text: str, table: ImportTable, extra_optimizers: frozenset[str], rules: list[type[FileRule]]
+    path: str,
+    text: str,
+    table: ImportTable,
+    extra_optimizers: frozenset[str],
+    rules: list[type[FileRule]],
+    classes: dict[str, ClassSummary],
 ) -> list[Finding]:
     """Run the script-order rules on the file's libcst tree (parsed only for them: CPython's parser
     has already accepted the file, so libcst's native parser will not meet nesting it cannot take)."""
@@ -149,6 +155,7 @@ def _file_findings(
         extra_optimizers=extra_optimizers,
         span=span,
         source=Source(text),
+        classes=classes,
     )
     findings = []
     for rule in rules:

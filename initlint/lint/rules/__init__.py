@@ -12,6 +12,11 @@ from initlint.lint.rules.ini102_meta_model_moved_with_to import MetaModelMovedWi
 from initlint.lint.rules.ini103_to_empty_without_init import ToEmptyWithoutInit
 from initlint.lint.rules.ini104_init_module_with_sharded_trainer import InitModuleWithShardedTrainer
 from initlint.lint.rules.ini105_deepspeed_separate_optimizer_setup import DeepSpeedSeparateOptimizerSetup
+from initlint.lint.rules.ini106_load_into_meta_model import LoadIntoMetaModel
+from initlint.lint.rules.ini107_empty_init_never_initialized import EmptyInitNeverInitialized
+from initlint.lint.rules.ini108_non_persistent_buffers_after_load import NonPersistentBuffersAfterLoad
+from initlint.lint.rules.ini109_tie_broken_by_to_empty import TieBrokenByToEmpty
+from initlint.lint.rules.ini110_reset_loop_misses_builtins import ResetLoopMissesBuiltins
 from initlint.lint.rules.ini401_large_layers_in_init_with_configure_model import LargeLayersInInitWithConfigureModel
 from initlint.lint.rules.ini900_unparsable_file import UnparsableFile
 
@@ -27,6 +32,11 @@ ALL_RULES: tuple[type[Rule], ...] = (
     ToEmptyWithoutInit,
     InitModuleWithShardedTrainer,
     DeepSpeedSeparateOptimizerSetup,
+    LoadIntoMetaModel,
+    EmptyInitNeverInitialized,
+    NonPersistentBuffersAfterLoad,
+    TieBrokenByToEmpty,
+    ResetLoopMissesBuiltins,
     LargeLayersInInitWithConfigureModel,
     UnparsableFile,
 )

@@ -57,7 +57,8 @@ class FileContext:
     """What a ``FileRule`` may know about the file besides its tree.
 
     ``position`` gives a node's 1-based start line and column, ``span`` its start and end
-    (line, column, end line, end column: what an ``Edit`` takes), ``source`` the file's lines.
+    (line, column, end line, end column: what an ``Edit`` takes), ``source`` the file's lines,
+    ``classes`` the summaries of the file's own classes by qualified name (``pkg.mod.Model``).
     """
 
     imports: ImportTable
@@ -65,6 +66,7 @@ class FileContext:
     extra_optimizers: frozenset[str] = field(default_factory=frozenset)
     span: Callable[[cst.CSTNode], tuple[int, int, int, int]] | None = None
     source: Source | None = None
+    classes: dict[str, ClassSummary] = field(default_factory=dict)
 
 
 class Rule:

@@ -6,24 +6,10 @@ from collections.abc import Iterator
 
 from initlint.lint.lazy import cst
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
-from initlint.lint.scopes import Call, Scope, function_scopes
+from initlint.lint.scopes import Call, Scope, function_scopes, initializes, unreached
 from initlint.lint.walk import iter_tree
 
 __all__ = ["ToEmptyWithoutInit"]
-
-# Calls after to_empty that give the tensors values: on the model, or with the model as an argument.
-_INITIALIZES = frozenset({
-    "reset_parameters", "apply", "init_weights", "_init_weights", "initialize_weights", "load_state_dict",
-    "load_checkpoint", "load", "set_model_state_dict", "load_model", "load_sharded_checkpoint",
-    "post_init", "init_parameters",
-})
-
-
-def _initializes(name: str) -> bool:
-    """A call that may give tensors values: a known one, or one named like it (``reset_method()``)."""
-    lowered = name.lower()
-    return name in _INITIALIZES or any(word in lowered for word in ("reset", "init", "load"))
-
 
 class ToEmptyWithoutInit(FileRule):
     """Flags ``model.to_empty(...)`` never followed by a reset, an init or a load in the same scope."""
@@ -33,7 +19,10 @@ class ToEmptyWithoutInit(FileRule):
     what_it_does = (
         "Checks that `model.to_empty(...)` is followed, in the same scope, by something that gives the "
         "model's tensors values: `reset_parameters()`, `model.apply(init_fn)`, `init_weights()`, or a "
-        "checkpoint load. An override of `to_empty` is never a finding (it implements it), and a function "
+        "checkpoint load, on every path: a load under `if path is not None:` leaves the model garbage when "
+        "the test is false, unless the `else` initializes it too (or raises). A test of a module's kind "
+        "(`if hasattr(m, \"reset_parameters\")`) inside a loop over modules is a dispatch, not a path. "
+        "An override of `to_empty` is never a finding (it implements it), and a function "
         "whose last act is `to_empty` hands the duty to its callers: a call of it in the same file that "
         "nothing initializes afterwards is reported instead."
     )
@@ -48,7 +37,7 @@ class ToEmptyWithoutInit(FileRule):
 import torch
 
 with torch.device("meta"):
-    model = torch.nn.Transformer()
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
 model.to_empty(device="cpu")
 for module in model.modules():
     if hasattr(module, "reset_parameters"):
@@ -69,6 +58,21 @@ def materialize(model, device):
 def materialize(model, state):
     model.to_empty(device="cuda")
     model.load_state_dict(state)
+"""
+        ),
+        Valid(
+            """\
+import torch
+
+def build(path=None):
+    with torch.device("meta"):
+        model = torch.nn.Linear(4, 4)
+    model.to_empty(device="cpu")
+    if path is not None:
+        model.load_state_dict(torch.load(path))
+    else:
+        model.reset_parameters()  # the other path initializes too
+    return model
 """
         ),
         Valid(
@@ -128,6 +132,21 @@ print(model(torch.ones(1, 4)))
             line=5,
             mentions=("`model.to_empty(...)`", "reset_parameters"),
         ),
+        Invalid(
+            """\
+import torch
+
+def build(path=None):
+    with torch.device("meta"):
+        model = torch.nn.Linear(4, 4)
+    model.to_empty(device="cpu")
+    if path is not None:  # no checkpoint: the weights stay garbage
+        model.load_state_dict(torch.load(path))
+    return model
+""",
+            line=6,
+            mentions=("`model.to_empty(...)`", "some paths", "`path is not None` is false"),
+        ),
     )
 
     @classmethod
@@ -146,10 +165,19 @@ print(model(torch.ones(1, 4)))
             for call in scope.calls:
                 if call.method != "to_empty" or not call.on_receiver or call.model is None:
                     continue
-                if _initialized_after(scope, call):
+                missing = _uninitialized_path(scope, call)
+                if missing is None:
                     continue  # on this model, a submodule of it, or a helper given it: trust it
                 if function is not None and _is_last_act(function, call.node):
                     helpers.add(function.name.value)  # its callers receive the empty memory
+                    continue
+                if missing:
+                    yield call.node, (
+                        f"`{call.model}.to_empty(...)` allocates uninitialized memory, and what initializes it "
+                        f"afterwards runs only on some paths: when {missing}, `{call.model}` keeps garbage. "
+                        "Initialize it on that path too (`reset_parameters()` on its modules, or "
+                        f"`{call.model}.apply(init_fn)`) or fail there."
+                    )
                     continue
                 yield call.node, (
                     f"`{call.model}.to_empty(...)` allocates uninitialized memory and nothing in this scope "
@@ -180,8 +208,24 @@ print(model(torch.ones(1, 4)))
 
 
 def _initialized_after(scope: Scope, call: Call) -> bool:
-    later = scope.calls_after(call.index)
-    return any(_initializes(c.method) for c in later) or scope.reads_after("reset_parameters", call.index)
+    return _uninitialized_path(scope, call) is None
+
+
+def _uninitialized_path(scope: Scope, call: Call) -> str | None:
+    """``None`` when every path from ``call`` reaches something that initializes the model; else ``""``
+    (no path does) or the ``if`` test whose branch goes without (``"path is not None" is false``)."""
+    later = [c for c in scope.calls_after(call.index) if initializes(c.method) or _synchronizes(c.node)]
+    if not any(c.method == "reset_parameters" for c in later) and scope.reads_after("reset_parameters", call.index):
+        return None  # ``reset = module.reset_parameters``: read, called under another name
+    return unreached(call, later)
+
+
+def _synchronizes(node: cst.Call) -> bool:
+    """A broadcast of the weights from the rank that loaded them (``sync_module_states=True``)."""
+    name = (node.func.attr.value if isinstance(node.func, cst.Attribute) else getattr(node.func, "value", "")) or ""
+    if "broadcast" in name or "sync" in name.lower():
+        return True
+    return any(arg.keyword is not None and arg.keyword.value == "sync_module_states" for arg in node.args)
 
 
 def _is_last_act(function: cst.FunctionDef, call: cst.Call) -> bool:

@@ -1,0 +1,147 @@
+"""INI108: ``to_empty()`` then a checkpoint load, with non-persistent buffers nothing recomputes."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from initlint.lint.gates import builds_under_empty_init
+from initlint.lint.lazy import cst
+from initlint.lint.modeltree import materialized, tree_of
+from initlint.lint.names import ImportTable
+from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
+from initlint.lint.scopes import initializes, scopes
+from initlint.lint.summary import ClassSummary
+
+__all__ = ["NonPersistentBuffersAfterLoad"]
+
+
+def _is_load(name: str) -> bool:
+    lowered = name.lower()
+    return "load" in lowered or lowered in ("set_model_state_dict", "restore")
+
+
+class NonPersistentBuffersAfterLoad(FileRule):
+    """Flags ``model.to_empty(...)`` followed only by loads, when the model has non-persistent buffers."""
+
+    code = "INI108"
+    name = "non-persistent-buffers-after-load"
+    what_it_does = (
+        "Checks a model built under `torch.device(\"meta\")` (or another empty-init context), moved with "
+        "`to_empty()` and then only loaded from a checkpoint: when one of its classes that this file or "
+        "torch defines registers a buffer with `persistent=False` (rotary `inv_freq`, a causal mask) that "
+        "its `forward` does not recompute, the load cannot fill it."
+    )
+    why_bad = (
+        "A checkpoint holds the persistent tensors only: `state_dict()` leaves out every "
+        "`persistent=False` buffer, so after `to_empty()` the load restores the weights and leaves those "
+        "buffers as uninitialized memory. The model runs, with garbage rotary frequencies or masks."
+    )
+    references = ("https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.register_buffer",)
+    VALID = (
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class Rotary(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.register_buffer("inv_freq", torch.ones(dim // 2), persistent=False)
+
+    def reset_parameters(self):
+        self.inv_freq.copy_(1.0 / 10000 ** (torch.arange(0, self.inv_freq.numel()) / self.inv_freq.numel()))
+
+with torch.device("meta"):
+    model = Rotary(8)
+model.to_empty(device="cpu")
+model.load_state_dict(torch.load("ckpt.pt"))
+for module in model.modules():  # recomputes the buffers no checkpoint holds
+    if hasattr(module, "reset_parameters"):
+        module.reset_parameters()
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+        self.register_buffer("scale", torch.ones(4))  # persistent: the checkpoint holds it
+
+with torch.device("meta"):
+    model = Net()
+model.to_empty(device="cpu")
+model.load_state_dict(torch.load("ckpt.pt"))
+"""
+        ),
+    )
+    INVALID = (
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Rotary(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        inv_freq = 1.0 / 10000 ** (torch.arange(0, dim, 2).float() / dim)
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+with torch.device("meta"):
+    model = Rotary(8)
+model.to_empty(device="cpu")
+model.load_state_dict(torch.load("ckpt.pt"))
+""",
+            line=13,
+            mentions=("`model`", "`Rotary.inv_freq`", "persistent=False"),
+        ),
+    )
+
+    @classmethod
+    def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
+        """Needs ``to_empty`` and a non-persistent buffer."""
+        return "to_empty(" in text and "persistent=False" in text
+
+    @classmethod
+    def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
+        """Only a model built under an empty-init context can be affected."""
+        return builds_under_empty_init(tree, imports)
+
+    def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
+        """Report each ``to_empty`` whose model is only loaded afterwards and keeps buffers no load fills."""
+        for scope, call, qualified in materialized(scopes(module, context.imports), context.imports):
+            later = [c.method for c in scope.calls_after(call.index) if initializes(c.method)]
+            if not later or not all(_is_load(name) for name in later):
+                continue  # nothing (INI103's) or something besides a load
+            if scope.reads_after("reset_parameters", call.index):
+                continue
+            buffers = [
+                f"`{name.rpartition('.')[2]}.{tensor}`"
+                for name, summary in tree_of(qualified, context.classes) if summary is not None
+                for tensor in _unfilled(summary)
+            ]
+            if buffers:
+                yield call.node, (
+                    f"`{call.model}` is moved with `to_empty()` and then only loaded, but it registers "
+                    f"{', '.join(sorted(buffers))} with persistent=False: no checkpoint holds them, so they "
+                    "stay uninitialized memory. Recompute them after the load (call the modules' "
+                    "`reset_parameters()` or the code that builds them), or build the model on the real device."
+                )
+
+
+def _unfilled(summary: ClassSummary) -> list[str]:
+    """Non-persistent buffers the class's ``forward`` (or a method it calls) does not rewrite."""
+    forward = summary.methods.get("forward")
+    rewritten: set[str] = set()
+    if forward is not None:
+        rewritten.update(forward.writes)
+        for name in forward.self_calls:
+            if name in summary.methods:
+                rewritten.update(summary.methods[name].writes)
+    return [t.name for t in summary.tensors if t.kind == "buffer" and not t.persistent and t.name not in rewritten]
