@@ -37,6 +37,7 @@ __all__ = ["EntryPoints"]
 
 _FABRIC_MODULES = ("lightning.fabric.fabric", "lightning_fabric.fabric")
 _TRAINER_MODULES = ("lightning.pytorch.trainer.trainer", "pytorch_lightning.trainer.trainer")
+_INHERITED = object()
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -94,7 +95,10 @@ class EntryPoints:
         if self._finder in sys.meta_path:
             sys.meta_path.remove(self._finder)
         for target, attribute, original in reversed(self._restore):
-            setattr(target, attribute, original)
+            if original is _INHERITED:
+                delattr(target, attribute)
+            else:
+                setattr(target, attribute, original)
         self._restore.clear()
         if self._listening is not None:
             self._listening.remove_listener(self._armed)
@@ -123,7 +127,9 @@ class EntryPoints:
         return self.active and self._depth() == 0
 
     def _set(self, target: Any, attribute: str, replacement: Any) -> None:
-        self._restore.append((target, attribute, getattr(target, attribute)))
+        # A class's own entry (a classmethod object, not the bound method getattr gives); none: inherited.
+        own = vars(target)
+        self._restore.append((target, attribute, own[attribute] if attribute in own else _INHERITED))
         setattr(target, attribute, replacement)
 
     def _hooks(self) -> dict[str, Callable[[ModuleType], None]]:
