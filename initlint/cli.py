@@ -167,7 +167,8 @@ def rule(code: str | None, show_all: bool) -> None:
     click.echo(explain(rule_class), nl=False)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+             short_help="Run a script and verify every model it builds empty.")
 @click.option("--strict/--warn", default=True,
               help="Stop the program at the first forward of a broken model [default], or let it run on and "
                    "report at the end.")
@@ -181,15 +182,15 @@ def rule(code: str | None, show_all: bool) -> None:
               help="Glob of dotted tensor names not to verify (repeatable).")
 @click.option("-m", "module", metavar="MODULE", help="Run a module, as `python -m MODULE`.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the summary of a clean run too.")
-@click.argument("program", nargs=-1, type=click.UNPROCESSED)
+@click.argument("program", nargs=-1, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
 def run(strict: bool, portable: bool, poison: bool, report_path: Path | None, ignore: tuple[str, ...],
         module: str | None, verbose: bool, program: tuple[str, ...]) -> None:
     """Run a Python script (or `-m MODULE`) and verify every model it builds empty.
 
     Every empty-init entry point (Lightning's init_module, accelerate's init_empty_weights, transformers'
     from_pretrained, torch.device("meta") + to_empty, ...) is verified at the model's first forward.
-    Exit 0 clean, 1 failures found, else the program's own exit code. Usage:
-    `initlint run [OPTIONS] SCRIPT [ARGS]...` or `initlint run [OPTIONS] -m MODULE [ARGS]...`.
+    Exit 0 clean, 1 failures found, else the program's own exit code. A module:
+    `initlint run [OPTIONS] -m MODULE [ARGS]...`; under torchrun: `torchrun ... -m initlint run train.py`.
     """
     if module is None and not program:
         click.echo("initlint: error: `initlint run` needs a SCRIPT or `-m MODULE`", err=True)

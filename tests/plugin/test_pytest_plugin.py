@@ -405,3 +405,26 @@ def test_built_but_never_run():
     result = pytester.runpytest_subprocess("--check-init")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["0 models verified, 0 tensors tracked, 0 failed", "1 model built empty but never run forward*"])
+
+
+@pytest.mark.skipif(find_spec("transformers") is None, reason="transformers not installed")
+def test_plain_from_pretrained_is_verified(pytester: pytest.Pytester) -> None:
+    """The README's ScaleModel: once "0 models verified" under --check-init; transformers 5 builds the
+    model on the meta device inside from_pretrained."""
+    demo = Path(__file__).resolve().parents[2] / "examples" / "transformers_demo.py"
+    pytester.makepyfile(
+        f"""
+import runpy
+import torch
+
+demo = runpy.run_path({str(demo)!r})
+
+def test_partial_checkpoint(tmp_path):
+    demo["old_checkpoint"](tmp_path)
+    model = demo["ScaleModel"].from_pretrained(tmp_path)
+    model(torch.ones(1, 8))
+"""
+    )
+    result = pytester.runpytest_subprocess("--check-init")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*block.scale: never written*", "1 model verified, 3 tensors tracked, 1 failed"])

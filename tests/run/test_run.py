@@ -128,3 +128,13 @@ def test_torchrun_fsdp2_every_rank_verifies_and_fails_together(tmp_path: Path) -
     assert complete.returncode == 0, complete.stderr
     assert all(d["exit_code"] == 0 and d["failed"] == 0 and d["verified"] == 1 for d in complete.documents)  # type: ignore[attr-defined]
     assert "initlint" not in complete.stderr + complete.stdout
+
+
+def test_the_command_imports_no_torch_until_the_program_does(tmp_path: Path) -> None:
+    """The linter's CLI never imports torch; `initlint run` leaves it to the program (which may set
+    environment variables first)."""
+    code = "import sys\nfrom initlint.cli import cli\nfrom initlint.runtime import runner, patching\nprint('torch' in sys.modules)"
+    assert python("-c", code).stdout.strip() == "False"
+    (tmp_path / "no_torch.py").write_text("import sys\nprint('torch' in sys.modules)\n")
+    result = initlint_run("no_torch.py", cwd=tmp_path)
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "False", "")
