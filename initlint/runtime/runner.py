@@ -46,6 +46,7 @@ class RunOptions:
         portable, poison, ignore: as ``verified_empty_init``'s arguments, for every model.
         report: where to write the JSON report (under several ranks, rank N > 0 writes ``NAME.rankN.json``).
         verbose: print the summary of a clean run too.
+        trackers: every tracker armed during the run (filled by ``run``).
     """
 
     strict: bool = True
