@@ -10,14 +10,20 @@ reports the key as "newly initialized". It holds whatever was in memory. ``verif
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
-from transformers import PretrainedConfig, PreTrainedModel
-from transformers.utils import logging
+try:
+    import torch
+    from safetensors.torch import load_file, save_file
+    from torch import nn
+    from transformers import PretrainedConfig, PreTrainedModel
+    from transformers.utils import logging
+except ImportError as missing:  # a usage error, as the CLI's: say what to install, exit 2
+    print(f"examples/transformers_demo.py needs torch, transformers and safetensors ({missing}). Install them: "
+          'pip install transformers safetensors (or, in the clone, pip install -e ".[test]").', file=sys.stderr)
+    raise SystemExit(2) from None
 
 from initlint import UninitializedWeightsError, verified_empty_init
 

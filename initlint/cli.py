@@ -1,7 +1,8 @@
 """The ``initlint`` command: ``initlint [PATHS]...`` to lint, ``initlint rule CODE`` to explain,
 ``initlint run SCRIPT`` to run a program with its empty-initialized models verified.
 
-Exit codes, as ruff's: 0 no findings, 1 findings, 2 a usage or configuration error.
+Exit codes, as ruff's: 0 no findings, 1 findings, 2 a usage or configuration error, a file that could not
+be written, or an internal error (`initlint run`: 0 clean, 1 failures found, else the program's own).
 This module (and everything it imports) must never import torch.
 """
 
@@ -32,6 +33,24 @@ class _DefaultToCheck(click.Group):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a bug of initlint's exits 2 with its traceback, never 1 ("findings")."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
+            click.echo("initlint: error: internal error (the traceback above); please report it", err=True)
+            sys.exit(2)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``: a count and its noun, singular for one."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _codes(value: str | None) -> list[str]:
@@ -120,7 +139,7 @@ def check(
             click.echo(f"initlint: error: {path}: cannot write the fixes: {why}", err=True)
     if diff:
         click.echo("".join(run.diffs.values()), nl=False)
-        click.echo(f"Would fix {fixed} error{'s' if fixed != 1 else ''} in {len(run.diffs)} files.", err=True)
+        click.echo(f"Would fix {_count(fixed, 'error')} in {_count(len(run.diffs), 'file')}.", err=True)
         sys.exit(1 if run.diffs else 0)
     if statistics:
         output = format_statistics(result.findings)
@@ -131,7 +150,7 @@ def check(
     if output:
         click.echo(output, nl=False)
     if output_format == "text" and not result.findings and not statistics and not fixed:
-        click.echo(f"All checks passed! ({result.files_checked} files)", err=True)
+        click.echo(f"All checks passed! ({_count(result.files_checked, 'file')})", err=True)
     if fix and run.unwritable:
         sys.exit(2)
     sys.exit(1 if result.findings and not exit_zero else 0)
@@ -144,11 +163,11 @@ def _report_noqa(run: NoqaRun) -> None:
                    f"`# noqa`: {why}; use `per-file-ignores` for this file", err=True)
     for path, why in run.unwritable.items():
         click.echo(f"initlint: error: {path}: cannot add the noqa directives: {why}", err=True)
-    click.echo(f"Added {run.added} noqa directive{'s' if run.added != 1 else ''}.", err=True)
+    click.echo(f"Added {_count(run.added, 'noqa directive')}.", err=True)
     sys.exit(2 if run.unwritable else 1 if run.unsuppressible else 0)
 
 
-@cli.command()
+@cli.command(short_help="Explain a rule, or list every rule with --all.")
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 def rule(code: str | None, show_all: bool) -> None:
@@ -206,7 +225,7 @@ def run(strict: bool, portable: bool, poison: bool, report_path: Path | None, ig
     sys.exit(run_program(target, args, options, module=module is not None))
 
 
-@cli.command()
+@cli.command(short_help="Run the language server for editors (the lsp extra).")
 def server() -> None:
     """Run the language server on stdin/stdout (for editors; needs `pip install "initlint[lsp]"`)."""
     try:

@@ -15,6 +15,7 @@ from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable
 from initlint.lint.protocols.facts import collect_protocol_facts
 from initlint.lint.protocols.roots import may_hold_roots
+from initlint.lint.reindent import Reindented
 from initlint.lint.rules import ALL_RULES, ClassRule, FileRule
 from initlint.lint.rules.base import FileContext, Rule
 from initlint.lint.source import Source
@@ -27,6 +28,7 @@ __all__ = ["read_source", "analyze_source", "noqa_map"]
 
 _NOQA = re.compile(r"#\s*noqa(?::[\s]*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _FILE_NOQA = re.compile(r"^[ \t]*#[ \t]*initlint:[ \t]*noqa[ \t]*$", re.MULTILINE | re.IGNORECASE)
+_AFTER_CLASS = re.compile(r"class[ \t\f]+")
 
 
 def noqa_map(text: str) -> dict[int, list[str]]:
@@ -125,7 +127,14 @@ def _file_findings(
     has already accepted the file, so libcst's native parser will not meet nesting it cannot take)."""
     from libcst.metadata import MetadataWrapper, PositionProvider  # loads libcst: only for these files
 
-    tree = cst.parse_module(text)
+    try:
+        tree = cst.parse_module(text)
+    except cst.ParserSyntaxError:
+        # CPython parsed it: libcst's tokenizer read its tabs or form feeds otherwise (see reindent.py)
+        copy = Reindented.of(text)
+        if copy is None:
+            raise
+        return [copy.restore(f) for f in _file_findings(path, copy.text, table, extra_optimizers, rules)]
     positions: dict[cst.CSTNode, CodeRange] = {}
 
     def span(node: cst.CSTNode) -> tuple[int, int, int, int]:
@@ -152,16 +161,27 @@ def _file_findings(
 def _prepare_fixes(
     classes: list[tuple[ast.ClassDef, ClassSummary]], text: str, table: ImportTable, rules: list[type[Rule]]
 ) -> None:
-    """Let each class rule prepare its fix for the classes it may judge (those creating tensors)."""
+    """Point each class the class rules may judge (those creating tensors) at its name, and let each
+    class rule prepare its fix for it."""
     class_rules = [rule for rule in rules if issubclass(rule, ClassRule)]
     source: Source | None = None  # split into lines only for files with such a class
     for node, summary in classes:
         if summary.tensors:
             source = source or Source(text)
+            _point_at_name(node, summary, source)
             for rule in class_rules:
                 fix = rule.prepare_fix(node, summary, source, table)
                 if fix is not None:
                     summary.fixes[rule.code] = fix
+
+
+def _point_at_name(node: ast.ClassDef, summary: ClassSummary, source: Source) -> None:
+    """Move the class's position from ``class`` to its name, where ruff and pyright point; not when a
+    backslash puts the name on the next line (a ``# noqa`` is written on the keyword's line)."""
+    line = source.line(node.lineno)
+    after = _AFTER_CLASS.match(line, summary.col - 1)
+    if after is not None and line.startswith(node.name, after.end()):
+        summary.col, summary.end_col = after.end() + 1, after.end() + 1 + len(node.name)
 
 
 def _error(path: str, module: str, line: int, col: int, message: str) -> FileSummary:

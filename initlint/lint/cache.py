@@ -3,8 +3,8 @@
 Under ``<root>/.initlint_cache/`` each (format, initlint version, torch table, settings) gets its own
 folder, named by a hash of them, so a change of version or of a setting never reads another's data::
 
-    .initlint_cache/v4-<key>/index.json     one entry per file (below)
-    .initlint_cache/v4-<key>/s/<name>.json  the full summary of a file whose entry cannot hold it
+    .initlint_cache/v5-<key>/index.json     one entry per file (below)
+    .initlint_cache/v5-<key>/s/<name>.json  the full summary of a file whose entry cannot hold it
 
 An entry holds the file's ``stat`` signature (size, mtime, ctime, inode), its content hash, the facts a
 run prints from (the single-file findings, ``# noqa`` lines), the findings of the class rules and the
@@ -16,8 +16,11 @@ read and a generation that changes when one of them did (``protocols``). A file 
 unchanged is trusted (an edit that restores the mtime still changes the ctime); a file changed less
 than ``_RACY_NS`` before it was recorded may change again within the clock's granularity, so it is
 hashed again until it is older. Everything is written atomically (a temporary file renamed over the
-old one), so two runs at once never see half a file; what cannot be read (corrupted, truncated,
-foreign) is ignored and rebuilt. JSON, never pickle: a cache file must not be able to run code.
+old one), so two runs at once never see half a file. What is read is checked before it is trusted:
+every entry, protocol record and summary file carries a checksum of its own content (``c``), and each
+entry's fields their types; an entry that fails is dropped (that file is analysed again), a damaged
+index (corrupted, truncated, foreign) as a whole, so a damaged cache costs a cold run, never a
+traceback or a lost finding. JSON, never pickle: a cache file must not be able to run code.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict
 from typing import Any
@@ -36,7 +40,8 @@ from initlint.lint.torch_table import TORCH_VERSION
 __all__ = ["SummaryCache", "content_hash", "CACHE_DIR", "FORMAT"]
 
 CACHE_DIR = ".initlint_cache"
-FORMAT = 4  # 3: one index per settings, stat signatures, class findings with their deps; 4: init protocols
+FORMAT = 6  # 3: one index per settings, stat signatures, class findings with their deps; 4: init protocols;
+# 5: class findings point at the name; 6: a checksum in every record (``c``)
 _PROTOCOL_RECORDS = 8  # roots keys remembered: runs over that many different sets of files stay warm
 _RACY_NS = 2_000_000_000  # timestamps coarser than this are not trusted to tell two writes apart
 
@@ -67,24 +72,24 @@ class SummaryCache:
         self.enabled = enabled
         self._started = time.time_ns()
         self.protocols: dict[str, dict[str, Any]] = {}  # roots key -> the modules verdicts read, generation
+        self._dirty = False  # what is dropped while loading is dropped from the file at the next save
         self.entries: dict[str, dict[str, Any]] = self._load() if enabled else {}
-        self._dirty = False
 
     def _load(self) -> dict[str, dict[str, Any]]:
         try:
             with open(self.path, encoding="utf-8") as handle:
                 data = json.load(handle)
-            if data.get("format") != FORMAT or data.get("version") != __version__:
-                return {}
-            entries = data["files"]
-            if not isinstance(entries, dict) or not all(isinstance(e, dict) for e in entries.values()):
-                return {}
-            protocols = data.get("protocols", {})
-            if isinstance(protocols, dict) and all(isinstance(r, dict) for r in protocols.values()):
-                self.protocols = protocols
-            return entries
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return {}  # missing, corrupted, truncated or foreign: rebuilt by this run
+        except (OSError, ValueError, RecursionError):
+            return {}  # missing, corrupted or truncated: rebuilt by this run
+        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != __version__:
+            return {}  # foreign
+        files, protocols = data.get("files"), data.get("protocols")
+        entries = {path: entry for path, entry in files.items() if _sealed(entry) and _entry_ok(entry)} \
+            if isinstance(files, dict) else {}
+        if isinstance(protocols, dict):
+            self.protocols = {key: record for key, record in protocols.items() if _sealed(record) and _record_ok(record)}
+        self._dirty = len(entries) != len(files or ()) or len(self.protocols) != len(protocols or ())
+        return entries
 
     def fresh(self, path: str, stat: os.stat_result | None, module: tuple[str, bool]) -> dict[str, Any] | None:
         """The entry of ``path`` if its signature and module are unchanged and it can be trusted."""
@@ -153,21 +158,32 @@ class SummaryCache:
     def summary(self, path: str, entry: dict[str, Any], module: str) -> FileSummary | None:
         """The full summary an entry stands for (``None`` if its summary file is lost or damaged)."""
         name = entry.get("x")
+        if name is None:
+            return _from_entry(entry, path, module)
+        target = os.path.join(self.folder, "s", f"{name}.json")
         try:
-            if name is None:
-                return _from_entry(entry, path, module)
-            with open(os.path.join(self.folder, "s", f"{name}.json"), encoding="utf-8") as handle:
-                return FileSummary.from_json(json.load(handle))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            with open(target, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if isinstance(data, dict) and _sealed(data) and isinstance(data.get("summary"), dict):
+                return FileSummary.from_json(data["summary"])
+        except OSError:
             return None
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            pass
+        try:
+            os.unlink(target)  # damaged: the file analysed again writes it anew
+        except OSError:
+            pass
+        return None
 
     def _write_summary(self, path: str, digest: str, module: tuple[str, bool], summary: FileSummary) -> str | None:
-        name = hashlib.blake2b(f"{path}|{module}|{digest}".encode(), digest_size=12).hexdigest()
+        key = f"{path}|{module}|{digest}".encode("utf-8", "surrogateescape")  # a file name need not be UTF-8
+        name = hashlib.blake2b(key, digest_size=12).hexdigest()
         if not self.enabled:
             return name
         target = os.path.join(self.folder, "s", f"{name}.json")
         if not os.path.exists(target):
-            self._write(target, json.dumps(summary.to_json(), separators=(",", ":")))
+            self._write(target, json.dumps(_seal({"summary": summary.to_json()}), separators=(",", ":")))
         return name
 
     def _write(self, target: str, text: str) -> None:
@@ -191,6 +207,8 @@ class SummaryCache:
         Failures to write are not errors."""
         if not (self.enabled and self._dirty):
             return
+        for record in (*self.entries.values(), *self.protocols.values()):
+            _seal(record)
         payload = {"format": FORMAT, "version": __version__, "files": self.entries, "protocols": self.protocols}
         self._write(self.path, json.dumps(payload, separators=(",", ":")))
         self._prune()
@@ -212,6 +230,98 @@ class SummaryCache:
                     os.unlink(os.path.join(folder, name))
                 except OSError:
                     pass  # another run's, or already gone
+
+
+# --- what is loaded is checked: a checksum per record, the types of every field of an entry ----------
+
+def _checksum(record: dict[str, Any]) -> str:
+    body = json.dumps({k: v for k, v in record.items() if k != "c"}, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(body.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def _seal(record: dict[str, Any]) -> dict[str, Any]:
+    """Store ``record``'s checksum in it (in place); returns it."""
+    record["c"] = _checksum(record)
+    return record
+
+
+def _sealed(record: object) -> bool:
+    """Whether ``record`` is a dict whose content is what was written with its checksum."""
+    return isinstance(record, dict) and isinstance(record.get("c"), str) and record["c"] == _checksum(record)
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int
+
+
+def _is_str_or_none(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _deps_ok(deps: object) -> bool:
+    return isinstance(deps, list) and all(
+        isinstance(d, list) and len(d) == 3 and isinstance(d[0], str) and _is_str_or_none(d[1])
+        and _is_str_or_none(d[2]) for d in deps)
+
+
+def _findings_ok(findings: object) -> bool:
+    return isinstance(findings, list) and all(_finding_ok(f) for f in findings)
+
+
+def _finding_ok(data: object) -> bool:
+    if not (isinstance(data, dict) and set(data) == _FINDING_FIELDS):
+        return False
+    fix = data["fix"]
+    return (all(_is_int(data[k]) for k in ("line", "col", "end_line", "end_col"))
+            and all(isinstance(data[k], str) for k in ("path", "code", "message"))
+            and (fix is None or _fix_ok(fix)))
+
+
+def _fix_ok(fix: object) -> bool:
+    return (isinstance(fix, dict) and set(fix) == {"message", "applicability", "edits"}
+            and isinstance(fix["message"], str) and isinstance(fix["applicability"], str)
+            and isinstance(fix["edits"], list) and all(
+                isinstance(e, dict) and set(e) == _EDIT_FIELDS and isinstance(e["content"], str)
+                and all(_is_int(e[k]) for k in _EDIT_FIELDS - {"content"}) for e in fix["edits"]))
+
+
+def _noqa_ok(noqa: object) -> bool:
+    return isinstance(noqa, dict) and all(
+        line.isdigit() and isinstance(codes, list) and all(isinstance(c, str) for c in codes)
+        for line, codes in noqa.items())
+
+
+_SUMMARY_NAME = re.compile(r"[0-9a-f]{24}")  # what _write_summary names: never a path out of the cache
+_FINDING_FIELDS = {"path", "line", "col", "code", "message", "end_line", "end_col", "fix"}
+_EDIT_FIELDS = {"line", "col", "end_line", "end_col", "content"}
+_ENTRY_FIELDS: dict[str, Any] = {  # field -> its check; the optional ones after "x"
+    "st": lambda v: v is None or (isinstance(v, list) and len(v) == 4 and all(_is_int(i) for i in v)),
+    "racy": lambda v: isinstance(v, bool),
+    "h": lambda v: isinstance(v, str),
+    "mod": lambda v: isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], bool),
+    "parsed": lambda v: isinstance(v, bool),
+    "skip": lambda v: isinstance(v, bool),
+    "noqa": _noqa_ok,
+    "findings": _findings_ok,
+    "roots": lambda v: isinstance(v, bool),
+    "x": lambda v: v is None or (isinstance(v, str) and _SUMMARY_NAME.fullmatch(v) is not None),
+    "cf": _findings_ok,
+    "deps": _deps_ok,
+    "pk": _is_str_or_none,
+}
+_OPTIONAL = {"x", "cf", "deps", "pk"}
+
+
+def _entry_ok(entry: dict[str, Any]) -> bool:
+    """Whether every field of an index entry has the type the engine reads it as."""
+    if any(key not in entry for key in _ENTRY_FIELDS.keys() - _OPTIONAL) or ("cf" in entry) != ("deps" in entry):
+        return False
+    return all(check(entry[key]) for key, check in _ENTRY_FIELDS.items() if key in entry)
+
+
+def _record_ok(record: dict[str, Any]) -> bool:
+    """Whether a protocol record has the shape ``set_protocols`` writes."""
+    return _deps_ok(record.get("deps")) and isinstance(record.get("gen"), str)
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:

@@ -72,12 +72,19 @@ def _blocks(statement: ast.stmt) -> Iterable[Sequence[ast.stmt]]:
 
 
 def collect_imports(module: ast.Module, table: ImportTable) -> None:
-    """Fill ``table`` with the module's imports and top-level definitions."""
+    """Fill ``table`` with the module's imports, top-level definitions and class aliases."""
     for statement in _nested_statements(module.body):
         if isinstance(statement, (ast.Import, ast.ImportFrom)):
             table.add(statement)
         elif isinstance(statement, (ast.ClassDef, *_FUNCTIONS)):
             table.define(statement.name)
+    for statement in module.body:  # ``Base = torch.nn.Module`` at the top level, after what it names
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, value = statement.targets[0], statement.value
+            if isinstance(target, ast.Name) and (dotted(value) or "").rpartition(".")[2][:1].isupper():
+                qualified = table.qualify(value)
+                if qualified is not None and qualified != f"{table.module}.{target.id}":
+                    table.aliases[target.id] = qualified
 
 
 def collect_classes(module: ast.Module, table: ImportTable) -> list[tuple[ast.ClassDef, ClassSummary]]:
@@ -98,24 +105,33 @@ def collect_classes(module: ast.Module, table: ImportTable) -> list[tuple[ast.Cl
 
 
 def _summarize_class(node: ast.ClassDef, name: str, table: ImportTable) -> ClassSummary:
-    # ``class`` is always the first word of its line, so the byte offset is the column too
+    # ``class`` is always the first word of its line, so the byte offset is the column too; the
+    # analysis moves the position to the name for the classes it may report
     summary = ClassSummary(
         name=name,
         line=node.lineno,
         col=node.col_offset + 1,
         bases=[_base_name(base, table) for base in node.bases if not isinstance(base, ast.Starred)],
+        end_col=node.col_offset + 1 + len("class"),
     )
     created: dict[str, list[TensorDef]] = {}
+    filled: dict[str, list[str]] = {}
+    containers: set[str] = set()
     for statement in node.body:
         if isinstance(statement, _FUNCTIONS):
             scanner = _MethodScanner(_self_name(statement), table, _argument_names(statement))
             scanner.scan(statement)
             summary.methods[statement.name] = scanner.facts
             created[statement.name] = scanner.tensors
+            filled[statement.name] = scanner.filled
+            containers |= scanner.containers
     tensors: dict[str, TensorDef] = {}
     for method in _built_by_init(summary):
         for tensor in created.get(method, ()):
             tensors.setdefault(tensor.name, tensor)
+        for name in filled.get(method, ()):  # self.weights[k] = nn.Parameter(...) into a ParameterDict
+            if name in containers:
+                tensors.setdefault(name, TensorDef(name=name, kind="parameter"))
     summary.tensors = list(tensors.values())
     return summary
 
@@ -189,6 +205,13 @@ class _MethodScanner:
         self.tensors: list[TensorDef] = []
         self._written: set[str] = set()
         self.aliases: dict[str, str] = {}  # local name -> the tensor of self it refers to
+        # ``self.X = nn.ParameterDict()`` / ``ParameterList``: parameters may be put into X later, and
+        # ``self.X[k] = nn.Parameter(...)``, ``self.X.append(nn.Parameter(...))`` do it (X is a tensor
+        # of the class when it is one of those containers: a plain list or dict registers nothing)
+        self.containers: set[str] = set()
+        self.filled: list[str] = []
+        self.bound: set[str] = set(arguments)  # names the method binds: its arguments, assigned and loop names
+        self._top: set[int] = set()  # the statements of the method's own block
 
     # -- helpers ---------------------------------------------------------------------------
     def _root(self, node: ast.expr) -> str | None:
@@ -247,13 +270,23 @@ class _MethodScanner:
 
     def _assigned(self, target: ast.expr, value: ast.expr | None) -> None:
         self._write(self._root(target))
-        if (
-            isinstance(target, ast.Attribute)
-            and self._is_self(target.value)
-            and (kind := self._constructs(value)) is not None
-        ):
-            persistent = not (kind == "buffer" and _persistent_false(value))
-            self._tensor(target.attr, kind, persistent)
+        if isinstance(target, ast.Attribute) and self._is_self(target.value):
+            if isinstance(value, ast.Call) and self.table.qualify(value.func) in known.PARAMETER_CONTAINERS:
+                self.containers.add(target.attr)
+            if (kind := self._constructs(value)) is not None:
+                persistent = not (kind == "buffer" and _persistent_false(value))
+                self._tensor(target.attr, kind, persistent)
+        elif isinstance(target, ast.Subscript) and self._constructs(value) == "parameter":
+            self._filled(target.value)
+
+    def _filled(self, container: ast.expr) -> None:
+        """A parameter is put into ``container``; it counts if that is ``self.X``, a parameter container."""
+        if isinstance(container, ast.Attribute) and self._is_self(container.value):
+            self.filled.append(container.attr)
+
+    def _puts_parameter(self, value: ast.expr) -> bool:
+        """``nn.Parameter(...)`` made here, alone or in a list, dict or comprehension."""
+        return any(self._constructs(node) == "parameter" for node in ast.walk(value) if isinstance(node, ast.Call))
 
     # -- visitors --------------------------------------------------------------------------
     def scan(self, method: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
@@ -265,6 +298,8 @@ class _MethodScanner:
             ast.For: self.visit_For,
             ast.Call: self.visit_Call,
         }
+        # an argument rebound under a condition may still be the caller's tensor on the other path
+        self._top = {id(statement) for statement in method.body}
         stack: list[ast.AST] = list(reversed(method.body))
         while stack:  # pre-order, in source order; no generator: this loop sees every node of every method
             node = stack.pop()
@@ -275,6 +310,10 @@ class _MethodScanner:
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
+            self._bind(target)
+            if isinstance(target, ast.Name) and target.id in self.arguments and id(node) in self._top \
+                    and self._replaces(target.id, node.value):
+                self.arguments = self.arguments - {target.id}  # kernel_size = torch.tensor(...): made here
             if isinstance(target, (ast.Tuple, ast.List)):  # self.cos, self.sin = ...
                 for element in target.elts:
                     self._write(self._root(element))
@@ -287,6 +326,25 @@ class _MethodScanner:
                     else:
                         self.aliases.pop(target.id, None)
 
+    def _is_local_tensor(self, receiver: ast.expr) -> bool:
+        """Whether ``receiver`` is rooted in ``self`` or in a name this method binds (not a module such as
+        ``init`` in ``init.normal_(self.w)``, imported at the top or not)."""
+        while isinstance(receiver, (ast.Attribute, ast.Subscript, ast.Call)):
+            receiver = receiver.func if isinstance(receiver, ast.Call) else receiver.value
+        return isinstance(receiver, ast.Name) and (receiver.id == self.self_name or receiver.id in self.bound)
+
+    def _bind(self, target: ast.expr) -> None:
+        for sub in ast.walk(target):
+            if isinstance(sub, ast.Name):
+                self.bound.add(sub.id)
+
+    def _replaces(self, name: str, value: ast.expr) -> bool:
+        """Whether ``name = value`` binds a tensor made here rather than the caller's: a tensor factory
+        (``torch.tensor(kernel_size)`` copies), or anything that does not read the argument."""
+        if isinstance(value, ast.Call) and (self.table.qualify(value.func) or "") in _FACTORIES:
+            return True
+        return not any(isinstance(sub, ast.Name) and sub.id == name for sub in ast.walk(value))
+
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
             self._assigned(node.target, node.value)
@@ -295,6 +353,7 @@ class _MethodScanner:
         self._write(self._root(node.target))
 
     def visit_For(self, node: ast.For) -> None:
+        self._bind(node.target)
         if isinstance(node.iter, (ast.List, ast.Tuple)):
             for element in node.iter.elts:
                 self._write(self._root(element))
@@ -310,6 +369,8 @@ class _MethodScanner:
         func = node.func
         if isinstance(func, ast.Attribute):
             self._method_call(node, func)
+            if _in_place(func) and self._is_local_tensor(func.value):
+                return  # x.copy_(self.buf): a tensor's in-place method writes x and reads its arguments
         elif isinstance(func, ast.Name) and func.id in ("getattr", "setattr"):
             self._dynamic_attr(node, func.id)
         callee = (dotted(func) or "").rpartition(".")[2]
@@ -334,6 +395,8 @@ class _MethodScanner:
             _append_once(self.facts.super_calls, method)  # Base.reset_parameters(self)
         elif method.endswith("_") and not method.startswith("_"):
             self._write(self._root(receiver))
+        elif method in _FILLING and any(self._puts_parameter(value) for value in arguments_of(node)):
+            self._filled(receiver)
 
     def _self_method(self, node: ast.Call, method: str) -> None:
         facts = self.facts
@@ -372,6 +435,17 @@ class _MethodScanner:
             self.facts.writes_all_parameters = self.facts.writes_all_buffers = True
         else:
             self._write(name)
+
+
+_FILLING = frozenset({"append", "extend", "insert", "update", "__setitem__"})
+_FACTORIES = frozenset(f"torch.{name}" for name in (
+    "tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "logspace", "eye", "rand", "randn", "randint",
+    "randperm", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like"))
+
+
+def _in_place(func: ast.Attribute) -> bool:
+    """``x.normal_(...)``, ``init.normal_(...)``: a method named like an in-place one (``m_``, not ``_m``)."""
+    return func.attr.endswith("_") and not func.attr.startswith("_")
 
 
 def _loop_member(target: ast.expr, iterable: ast.expr) -> tuple[str | None, ast.expr | None]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +29,12 @@ _BINS_PER_WORKER = 16  # work is dealt in this many parcels per worker, largest 
 
 @dataclass
 class LintResult:
-    """The findings of a run, sorted, and how many files were checked."""
+    """The findings of a run, sorted, how many files were checked, and the content hash of each file as
+    the run read it (by the path shown): a fix must apply only to those bytes."""
 
     findings: list[Finding]
     files_checked: int
+    hashes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,10 @@ class Project:
     ``forget_changed`` before each run, so that files edited on disk meanwhile are read again.
     """
 
-    def __init__(self, config: Config, targets: Iterable[Path | str] = (), cache: bool = True, jobs: int = 1) -> None:
+    def __init__(self, config: Config, targets: Iterable[Path | str] = (), cache: bool = True, jobs: int = 1,
+                 scan: bool = True) -> None:
         self.config = config
+        self.scan = scan  # False: the modules are the targets and overlays only (a root such as ``/``)
         self.jobs = max(1, jobs)
         self.cache = SummaryCache(config.root, _settings(config), enabled=cache)
         self._summaries: dict[str, FileSummary] = {}  # analysed (or loaded) in this run
@@ -225,7 +229,7 @@ class Project:
 
     def _modules(self) -> dict[str, str]:
         if self._by_module is None:
-            self._by_module = modules_under(self.config.root)
+            self._by_module = modules_under(self.config.root) if self.scan else {}
             found = set(self._by_module.values())  # a target found there already claims its own name
             extra = [*self._targets, *self._overlays]
             self._by_module.update((module_of(path)[0], path) for path in extra if path not in found)
@@ -241,6 +245,10 @@ class Project:
         )
         self._analysed.add(key)
         self._hashes[key] = "overlay:" + content_hash(text.encode("utf-8"))
+
+    def content_hash(self, path: str) -> str | None:
+        """The content hash of a file as this run read it (or trusted it from the cache)."""
+        return self._hashes.get(os.path.abspath(path))
 
     def index(self) -> ProjectIndex:
         """A class index reading this project's modules."""
@@ -277,7 +285,7 @@ class Project:
                         view = index.view(cls, summary.module)
                         for rule in rules:
                             found += [
-                                Finding("", cls.line, cls.col, rule.code, message, cls.line, cls.col + 5,
+                                Finding("", cls.line, cls.col, rule.code, message, cls.line, cls.end_col,
                                         cls.fixes.get(rule.code))
                                 for message in rule.check(view)
                             ]
@@ -430,7 +438,8 @@ def lint_paths(
     for shown, full in targets:
         findings += _findings_in(project, full, shown)
     project.save()
-    return LintResult(sorted(findings), len(targets))
+    hashes = {shown: project.content_hash(full) for shown, full in targets}
+    return LintResult(sorted(findings), len(targets), {shown: h for shown, h in hashes.items() if h is not None})
 
 
 def lint_file(project: Project, path: Path | str) -> list[Finding]:

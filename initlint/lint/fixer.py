@@ -1,27 +1,27 @@
 """Applying fixes: edits to text, text to files (atomically), and the lint-fix loop behind ``--fix``
 and ``--diff``.
 
-A file is only ever written when the user asked for ``--fix``, and then through a temporary file in
-the same folder renamed over the original: a killed run leaves every file either as it was or fully
-fixed, never half-written. Fixed text that CPython cannot parse is never written.
+A file is only ever written when the user asked for ``--fix``, only while its bytes are still those
+the lint pass read, and so that a killed run leaves it either as it was or fully fixed, with its mode,
+owner and links (``writeback.py``). Fixed text that CPython cannot parse is never written.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from initlint.config import Config
+from initlint.lint.cache import content_hash
 from initlint.lint.engine import LintResult, lint_paths
 from initlint.lint.source import Source
 from initlint.lint.summary import Finding, Fix
+from initlint.lint.writeback import FileChanged, write_back
 
-__all__ = ["apply_fixes", "fix_text", "write_atomic", "FixRun", "fix_paths", "MAX_PASSES"]
+__all__ = ["apply_fixes", "fix_text", "encode", "read_as_linted", "FixRun", "fix_paths", "MAX_PASSES"]
 
 MAX_PASSES = 5  # a fix can make room for another (ruff loops likewise); five is more than any case we know
 
@@ -89,22 +89,22 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def write_atomic(path: Path, text: str, bom: bool = False) -> None:
-    """Replace ``path``'s content with ``text`` (UTF-8), keeping its mode; through a symlink, the
-    file it points to is written and the link kept."""
-    target = path.resolve()
-    mode = target.stat().st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".initlint-tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(("\ufeff" if bom else "").encode() + text.encode("utf-8"))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def encode(text: str, bom: bool = False) -> bytes:
+    """The bytes of a fixed text (UTF-8, with the byte-order mark the file had)."""
+    return ("\ufeff" if bom else "").encode() + text.encode("utf-8")
+
+
+def read_as_linted(path: Path, lint_hash: str | None) -> tuple[bytes, str]:
+    """The bytes and text of a file the lint pass read, provided they are still what it read.
+
+    Raises:
+        FileChanged: another program saved the file since the lint pass read it.
+        OSError, UnicodeDecodeError: it cannot be read.
+    """
+    data = path.read_bytes()
+    if lint_hash is not None and content_hash(data) != lint_hash:
+        raise FileChanged(path)
+    return data, data.decode("utf-8-sig")
 
 
 @dataclass
@@ -150,7 +150,7 @@ def fix_paths(
             break
         changed = False
         for shown, findings in by_path.items():
-            changed |= _fix_file(Path(shown), findings, run, originals, current, write)
+            changed |= _fix_file(Path(shown), findings, run, originals, current, write, run.result.hashes.get(shown))
         applied_before.update((f.path, f.code, f.message) for f in run.fixed)
         if not write or not changed:
             break
@@ -158,7 +158,7 @@ def fix_paths(
     fixed_here = {(f.path, f.code, f.line) for f in run.fixed}
     if not write:  # a dry run: what --fix would leave
         run.result = LintResult([f for f in run.result.findings if (f.path, f.code, f.line) not in fixed_here],
-                                run.result.files_checked)
+                                run.result.files_checked, run.result.hashes)
     run.diffs = {path: _diff(path, originals[path], current[path]) for path in originals
                  if originals[path] != current[path]}
     return run
@@ -171,10 +171,13 @@ def _fix_file(
     originals: dict[str, str],
     current: dict[str, str],
     write: bool,
+    lint_hash: str | None,
 ) -> bool:
     try:
-        data = path.read_bytes()
-        text = data.decode("utf-8-sig")
+        data, text = read_as_linted(path, lint_hash)
+    except FileChanged as exc:
+        run.unwritable[str(path)] = exc.strerror
+        return False
     except (OSError, UnicodeDecodeError) as exc:
         run.unwritable[str(path)] = str(exc)
         return False
@@ -188,7 +191,7 @@ def _fix_file(
         return False
     if write:
         try:
-            write_atomic(path, new_text, bom)
+            write_back(path, data, encode(new_text, bom))
         except OSError as exc:
             run.unwritable[str(path)] = exc.strerror or str(exc)
             return False

@@ -36,11 +36,11 @@ def format_text(findings: Sequence[Finding], unsafe_fixes: bool = False, fixed: 
         lines.append(f"Found {total} error{'s' if total != 1 else ''}{counts}.")
     fixable = sum((f.fix is not None and f.fix.applies(unsafe_fixes)) for f in findings)
     hidden = sum(f.fix is not None for f in findings) - fixable
+    hint = f"({hidden} hidden {'fix' if hidden == 1 else 'fixes'} can be enabled with the `--unsafe-fixes` option)."
     if fixable:
-        lines.append(f"[*] {fixable} fixable with the `--fix` option"
-                     + (f" ({hidden} hidden fixes can be enabled with the `--unsafe-fixes` option)." if hidden else "."))
+        lines.append(f"[*] {fixable} fixable with the `--fix` option" + (f" {hint}" if hidden else "."))
     elif hidden:
-        lines.append(f"No fixes available ({hidden} hidden fixes can be enabled with the `--unsafe-fixes` option).")
+        lines.append(f"No fixes available {hint}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 
 from initlint.lint import known
+from initlint.lint.astwalk import walk
 from initlint.lint.names import ImportTable
 
 __all__ = ["builds_under_empty_init", "builds_optimizer_and_sets_up"]
@@ -55,7 +56,7 @@ def builds_optimizer_and_sets_up(tree: ast.Module, imports: ImportTable) -> bool
     ``.parameters()`` read (``[Adam([p]) for p in model.parameters()]``, an optimizer from
     ``extra-optimizers``)."""
     sets_up = optimizer = False
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""

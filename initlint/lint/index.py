@@ -8,19 +8,18 @@ generated table) and the other known module bases.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, TypeVar
 
 from initlint.lint import known
 from initlint.lint.summary import ClassSummary, FileSummary, TensorDef
 from initlint.lint.torch_table import BUILTIN_MODULES
 
-if TYPE_CHECKING:
-    from initlint.lint.protocols.judge import Protocols, Verdict
+__all__ = ["BuiltinClass", "ProjectIndex", "ClassView", "Coverage", "Judge", "c3_merge"]
 
-__all__ = ["BuiltinClass", "ProjectIndex", "ClassView", "Coverage"]
+_T = TypeVar("_T")
 
 _MAX_HOPS = 16  # re-export chains longer than this are cycles
 
@@ -49,6 +48,17 @@ class Coverage:
         return self.all_parameters if tensor.kind == "parameter" else self.all_buffers
 
 
+class Judge(Protocol):
+    """What judges a class by its init protocol (``protocols.judge.Protocols``, set by the engine).
+
+    The index is data the judge reads; it holds the judge only to hand it the classes the rules ask
+    about, and never imports it (imports flow one way).
+    """
+
+    def verdict(self, view: ClassView, module: str) -> Any:
+        """The ``protocols.judge.Verdict`` for ``view``'s class of ``module``, or ``None``."""
+
+
 class ProjectIndex:
     """The project's classes by qualified name, read lazily one module at a time.
 
@@ -69,7 +79,11 @@ class ProjectIndex:
         self._modules: dict[str, FileSummary | None] = {}
         self.init_methods = tuple(init_methods)
         self.extra_bases = frozenset(extra_module_bases)
-        self.protocols: Protocols | None = None  # set by the engine when init protocols judge classes
+        # a library's base counts as a module base once its init method is configured (mmengine's
+        # ``init_weights``), where the project does not hold that library's source itself
+        self.library_bases = frozenset(base for method, bases in known.MODULE_BASES_BY_INIT_METHOD.items()
+                                       if method in self.init_methods for base in bases)
+        self.protocols: Judge | None = None  # set by the engine when init protocols judge classes
 
     def module(self, name: str) -> FileSummary | None:
         """The summary of a module of the project, or ``None``."""
@@ -88,7 +102,7 @@ class ProjectIndex:
             module, _, name = qualified.rpartition(".")
             summary = self.module(module)
             if summary is None:
-                return None
+                return BuiltinClass(qualified, False) if qualified in self.library_bases else None
             for cls in summary.classes:
                 if cls.name == name:
                     return cls
@@ -123,8 +137,9 @@ class ClassView:
         self.module = module
 
     @cached_property
-    def protocol(self) -> Verdict | None:
-        """The verdict of the init protocol that covers the class (judged on first use)."""
+    def protocol(self) -> Any:
+        """The ``protocols.judge.Verdict`` of the init protocol that covers the class, or ``None``
+        (judged on first use)."""
         judge = self.index.protocols
         return judge.verdict(self, self.module) if judge is not None and self.module else None
 
@@ -193,21 +208,40 @@ class ClassView:
         return -1, None
 
 
-def _linearize(index: ProjectIndex, cls: ClassSummary) -> tuple[list[ClassSummary | BuiltinClass], bool]:
-    """Depth-first, left-to-right ancestors (close enough to C3 for these questions).
+def c3_merge(head: _T, parents: Sequence[_T], orders: Sequence[Sequence[_T]],
+             key: Callable[[_T], Hashable] = id) -> list[_T]:
+    """``head``'s linearization from its parents and theirs, by C3 as Python computes ``__mro__``.
 
-    Returns the ancestors, starting with ``cls``, and whether every base was resolved.
+    Where the orders admit no C3 merge (Python refuses such a class; here it may be a cycle or a
+    base read wrongly), the first order's next class is taken, as a depth-first walk would.
     """
-    order: list[ClassSummary | BuiltinClass] = []
+    taken = {key(head)}
+    sequences = [[(key(c), c) for c in order] for order in (*orders, parents)]
+    result = [head]
+    while True:
+        sequences = [[(k, c) for k, c in seq if k not in taken] for seq in sequences]
+        sequences = [seq for seq in sequences if seq]
+        if not sequences:
+            return result
+        tails = {k for seq in sequences for k, _ in seq[1:]}
+        chosen = next((seq[0] for seq in sequences if seq[0][0] not in tails), sequences[0][0])
+        taken.add(chosen[0])
+        result.append(chosen[1])
+
+
+def _linearize(index: ProjectIndex, cls: ClassSummary) -> tuple[list[ClassSummary | BuiltinClass], bool]:
+    """``cls`` and its ancestors in method resolution order (C3), and whether every base was resolved."""
     complete = True
-    stack: list[ClassSummary | BuiltinClass] = [cls]
-    while stack and len(order) < 64:
-        current = stack.pop(0)
-        if any(current is seen for seen in order):
-            continue
-        order.append(current)
-        if isinstance(current, BuiltinClass):
-            continue
+    orders: dict[Hashable, list[ClassSummary | BuiltinClass]] = {}
+
+    def order(current: ClassSummary | BuiltinClass, active: set[Hashable]) -> list[ClassSummary | BuiltinClass]:
+        nonlocal complete
+        k = _key(current)
+        if k in orders:
+            return orders[k]
+        if isinstance(current, BuiltinClass) or k in active or len(active) > _MAX_DEPTH:
+            return [current]  # a built-in ends the line; a cycle is cut where it closes
+        active.add(k)
         parents = []
         for base in current.bases:
             resolved = index.resolve(base)
@@ -215,8 +249,19 @@ def _linearize(index: ProjectIndex, cls: ClassSummary) -> tuple[list[ClassSummar
                 complete = complete and (base in _HARMLESS_BASES or base in _PYTHON_BUILTINS)
             else:
                 parents.append(resolved)
-        stack = parents + stack
-    return order, complete
+        orders[k] = c3_merge(current, parents, [order(p, active) for p in parents], _key)
+        active.discard(k)
+        return orders[k]
+
+    return order(cls, set())[:64], complete
+
+
+def _key(c: ClassSummary | BuiltinClass) -> Hashable:
+    """A class summary is itself; a built-in is made anew by each ``resolve``: its name."""
+    return c.name if isinstance(c, BuiltinClass) else id(c)
+
+
+_MAX_DEPTH = 64
 
 
 # Bases that never define reset_parameters or make a class a module.

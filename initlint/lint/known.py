@@ -11,6 +11,7 @@ __all__ = [
     "BUFFER_CONSTRUCTORS",
     "PARAMETER_CONTAINERS",
     "MODULE_BASES_WITHOUT_RESET",
+    "MODULE_BASES_BY_INIT_METHOD",
     "OPTIMIZER_PACKAGES",
     "NOT_OPTIMIZERS",
     "FABRIC_CLASSES",
@@ -57,6 +58,19 @@ LIGHTNING_MODULES = frozenset(
 
 # nn.Module subclasses from other libraries that add no reset_parameters of their own.
 MODULE_BASES_WITHOUT_RESET = LIGHTNING_MODULES | {"torch.jit.ScriptModule", "torch.jit._script.ScriptModule"}
+
+# nn.Module subclasses of other libraries whose own init protocol is a method of another name: they count
+# as module bases (whose subclasses are judged) once that method is in ``init-methods``. Without it a
+# project of theirs keeps its own convention (mmengine's runner calls ``init_weights()``, not
+# ``reset_parameters()``), and its classes are not judged by one they do not follow.
+MODULE_BASES_BY_INIT_METHOD = {
+    "init_weights": frozenset({
+        "mmengine.model.BaseModule",
+        "mmengine.model.base_module.BaseModule",
+        "mmcv.runner.BaseModule",
+        "mmcv.runner.base_module.BaseModule",
+    }),
+}
 
 # Every class under these packages is an optimizer unless NOT_OPTIMIZERS names it.
 OPTIMIZER_PACKAGES = (

@@ -45,14 +45,24 @@ def _dotted_cst(node: cst.BaseExpression) -> str | None:
 
 
 def strip_tensor(node: ast.expr) -> ast.expr:
-    """``x`` of ``x[...]``, ``x.data``, ``x.data[...]``: the tensor an expression writes into."""
+    """``x`` of ``x[...]``, ``x.data``, ``x.data[...]``, ``x.view(...)``: the tensor an expression writes into.
+
+    A view shares its tensor's memory, so a write through it (``xavier_normal_(self.att.view(h, -1))``)
+    writes the tensor; only methods that always return a view count (``reshape`` and ``flatten`` may copy).
+    """
     while True:
         if isinstance(node, ast.Subscript):
             node = node.value
         elif isinstance(node, ast.Attribute) and node.attr == "data":
             node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _VIEWS:
+            node = node.func.value
         else:
             return node
+
+
+_VIEWS = frozenset({"view", "view_as", "unsqueeze", "squeeze", "t", "transpose", "permute", "narrow", "select",
+                    "unflatten", "diagonal", "detach", "as_strided", "unfold"})
 
 
 def module_name_for(parts: tuple[str, ...]) -> str:

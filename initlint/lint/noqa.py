@@ -20,9 +20,10 @@ from pathlib import Path
 from initlint.config import Config
 from initlint.lint.analyze import _NOQA as NOQA_COMMENT  # the one definition of what suppresses a line
 from initlint.lint.engine import lint_paths
-from initlint.lint.fixer import apply_fixes, write_atomic
+from initlint.lint.fixer import apply_fixes, encode, read_as_linted
 from initlint.lint.source import Source
 from initlint.lint.summary import Edit, Finding, Fix
+from initlint.lint.writeback import FileChanged, write_back
 
 __all__ = ["noqa_edits", "NoqaRun", "add_noqa_paths"]
 
@@ -110,14 +111,15 @@ def add_noqa_paths(
     """Lint ``paths`` and suppress every finding with a ``# noqa`` directive on its line."""
     run = NoqaRun()
     by_path: dict[str, list[Finding]] = {}
-    for finding in lint_paths(paths, config, force_exclude, cache, jobs).findings:
+    result = lint_paths(paths, config, force_exclude, cache, jobs)
+    for finding in result.findings:
         by_path.setdefault(finding.path, []).append(finding)
     for shown, findings in by_path.items():
-        _add_to_file(Path(shown), findings, run)
+        _add_to_file(Path(shown), findings, run, result.hashes.get(shown))
     return run
 
 
-def _add_to_file(path: Path, findings: list[Finding], run: NoqaRun) -> None:
+def _add_to_file(path: Path, findings: list[Finding], run: NoqaRun, lint_hash: str | None) -> None:
     codes_by_line: dict[int, set[str]] = {}
     for finding in findings:
         if finding.code == "INI900":  # the file does not parse: no comment can be placed safely
@@ -127,8 +129,10 @@ def _add_to_file(path: Path, findings: list[Finding], run: NoqaRun) -> None:
     if not codes_by_line:
         return
     try:
-        data = path.read_bytes()
-        text = data.decode("utf-8-sig")
+        data, text = read_as_linted(path, lint_hash)
+    except FileChanged as exc:
+        run.unwritable[str(path)] = exc.strerror
+        return
     except (OSError, UnicodeDecodeError) as exc:
         run.unwritable[str(path)] = str(exc)
         return
@@ -141,7 +145,7 @@ def _add_to_file(path: Path, findings: list[Finding], run: NoqaRun) -> None:
         run.unwritable[str(path)] = "adding the comments would change the code; please report this"
         return
     try:
-        write_atomic(path, new_text, bom=data.startswith(b"\xef\xbb\xbf"))
+        write_back(path, data, encode(new_text, bom=data.startswith(b"\xef\xbb\xbf")))
     except OSError as exc:
         run.unwritable[str(path)] = exc.strerror or str(exc)
         return

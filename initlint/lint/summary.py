@@ -94,8 +94,9 @@ class ClassSummary:
 
     name: str  # qualified inside its module, e.g. "Outer.Inner"
     line: int
-    col: int
+    col: int  # where findings point: the name for a class that creates tensors (the only ones reported)
     bases: list[str | None]  # qualified names; None where a base is no plain name
+    end_col: int = 0  # the end of what ``col`` points at
     methods: dict[str, MethodFacts] = field(default_factory=dict)
     tensors: list[TensorDef] = field(default_factory=list)
     fixes: dict[str, Fix] = field(default_factory=dict)  # rule code -> the fix if that rule fires
@@ -132,6 +133,7 @@ class FileSummary:
                 line=c["line"],
                 col=c["col"],
                 bases=c["bases"],
+                end_col=c["end_col"],
                 methods={k: MethodFacts(**v) for k, v in c["methods"].items()},
                 tensors=[TensorDef(**t) for t in c["tensors"]],
                 fixes={code: Fix.from_json(fix) for code, fix in c["fixes"].items()},  # type: ignore[misc]

@@ -7,6 +7,8 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
 
+import torch
+
 from initlint.runtime.tracker import Tracker
 
 __all__ = ["verified_empty_init"]
@@ -56,6 +58,9 @@ class verified_empty_init(AbstractContextManager):  # noqa: N801 - used like tor
         )
 
     def __enter__(self) -> Tracker:
+        if isinstance(self.inner, torch.device):  # the observer takes the device context's place
+            self.tracker._start(device=self.inner)
+            return self.tracker
         # The observer goes on the mode stack first, below the wrapped context's modes.
         self.tracker._start(skip=self.inner is None)
         try:
@@ -69,8 +74,10 @@ class verified_empty_init(AbstractContextManager):  # noqa: N801 - used like tor
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Any:
+        # A torch.device was entered as the tracker's own device context, and is left by the tracker.
+        inner = None if isinstance(self.inner, torch.device) else self.inner
         try:
-            suppressed = self.inner.__exit__(exc_type, exc, tb) if self.inner is not None else False
+            suppressed = inner.__exit__(exc_type, exc, tb) if inner is not None else False
         except BaseException:
             self.tracker._abort()
             raise

@@ -4,8 +4,9 @@ It is entered *below* the wrapped empty-init context on the torch-function mode 
 exactly what that context lets through: an init call the context skips never reaches it and never
 writes. When ``verified_empty_init`` wraps no context, the observer also does the skipping itself, and
 only for initialization done while modules are constructed (a loader's missing-key init runs as it
-would without initlint). Every call is passed on unchanged; a fault in the bookkeeping stops the
-bookkeeping, never the program.
+would without initlint). While some memory holds garbage, every other call is followed too: what it
+computes from garbage is derived garbage. Every call is passed on unchanged; a fault in the bookkeeping
+stops the bookkeeping, never the program.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Callable
 import torch
 from torch.overrides import TorchFunctionMode
 
+from initlint.runtime.collectives import collective_writes, is_collective
 from initlint.runtime.construction import constructing
 from initlint.runtime.provenance import Ledger, Origin, storage_of
 from initlint.runtime.skip_init import init_target, is_init_function, is_skippable
@@ -23,7 +25,7 @@ from initlint.runtime.skip_init import init_target, is_init_function, is_skippab
 __all__ = ["Observer", "poison"]
 
 # What a function does to the ledger, by name.
-_IGNORE, _EMPTY, _FACTORY, _LOADING, _COPYLIKE, _INIT, _SET, _INPLACE, _SKIPPABLE_INIT = range(9)
+_IGNORE, _EMPTY, _FACTORY, _LOADING, _COPYLIKE, _INIT, _SET, _INPLACE, _SKIPPABLE_INIT, _COLLECTIVE, _NO_VALUE = range(11)
 _EMPTY_NAMES = frozenset({"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "empty_permuted"})
 _FACTORY_NAMES = frozenset(
     {
@@ -43,6 +45,14 @@ _SET_NAMES = frozenset(
         "masked_scatter_", "put_", "fill_diagonal_",
     }
 )  # fmt: skip
+# Attribute reads (``.data``, ``.T``: views), shapes and switches: no fresh values, never followed.
+_NO_VALUES = frozenset(
+    {
+        "__get__", "__set__", "size", "dim", "numel", "stride", "storage_offset", "is_floating_point",
+        "is_complex", "element_size", "data_ptr", "untyped_storage", "is_contiguous", "get_device", "nelement",
+        "ndimension", "_set_grad_enabled", "__len__", "__repr__", "__format__", "__hash__", "is_nonzero",
+    }
+)  # fmt: skip
 # In-place by name, but they change no value (``set_`` makes the tensor share memory whose origin stays).
 _NOT_WRITES = frozenset({"set_", "requires_grad_", "share_memory_", "detach_", "retain_grad", "rename_", "record_stream"})
 
@@ -57,6 +67,10 @@ _NO_TORCH_FUNCTION = torch._C.DisableTorchFunction()
 
 def _classify(func: Any) -> int:
     name = getattr(func, "__name__", "")
+    if name in _NO_VALUES:
+        return _NO_VALUE
+    if is_collective(func):
+        return _COLLECTIVE
     if name in _EMPTY_NAMES:
         return _EMPTY
     if name in _FACTORY_NAMES:
@@ -82,6 +96,9 @@ class Observer(TorchFunctionMode):
         skip: skip initialization done during construction (the mode is then the empty-init context).
         poison: fill memory allocated without values with NaN (integers: the dtype's maximum).
         on_error: called once with an internal exception; the observer then only passes calls on.
+
+    Attributes:
+        passive: only pass calls on (set when the tracker is done, or on an internal error).
     """
 
     def __init__(self, ledger: Ledger, *, skip: bool, poison: bool, on_error: Callable[[BaseException], None]) -> None:
@@ -91,13 +108,14 @@ class Observer(TorchFunctionMode):
         self.poison = poison
         self.on_error = on_error
         self.broken = False
+        self.passive = False
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         kind = _KINDS.get(func)
         if kind is None:
             kind = _KINDS[func] = _classify(func)
-        if self.broken or (kind == _IGNORE and "out" not in kwargs):
+        if self.passive or kind == _NO_VALUE or (kind == _IGNORE and "out" not in kwargs and not self.ledger.holds_garbage):
             return func(*args, **kwargs)
         if kind in _ALLOCATIONS and _META == kwargs.get("device"):  # allocations on meta: no memory to follow
             return func(*args, **kwargs)
@@ -136,7 +154,26 @@ class Observer(TorchFunctionMode):
             return (self.ledger.origin(target) if has_memory else None, has_memory, during_construction)
         if kind == _SET:
             return self._source_origin(args[1:], kwargs, args[0] if args else None)
+        if kind == _IGNORE:
+            return self._unwritten_among(args, kwargs)
+        if kind == _INPLACE and self.ledger.holds_garbage:
+            return self._unwritten_among(args[1:], kwargs)
+        if kind == _COLLECTIVE:
+            outputs, sources = collective_writes(func, args, kwargs)
+            origins = [self.ledger.origin(t) for t in sources]
+            return outputs, next((o for o in origins if o in Origin.UNWRITTEN), Origin.LOADED)
         return None
+
+    def _unwritten_among(self, args: tuple, kwargs: dict) -> tuple | None:
+        """The storages of the tensors among ``args`` and ``kwargs``, when one of them holds garbage."""
+        storages, garbage = [], False
+        for value in (*args, *kwargs.values()):
+            for tensor in _tensors_in(value):
+                storage = storage_of(tensor)
+                if storage is not None:
+                    storages.append(storage)
+                    garbage = garbage or self.ledger.is_garbage(tensor)
+        return tuple(storages) if garbage else None
 
     def _after(self, kind: int, func: Any, args: tuple, kwargs: dict, result: Any, before: Any) -> None:
         if kind in _INIT_KINDS:
@@ -163,14 +200,29 @@ class Observer(TorchFunctionMode):
                 if origin is not None:
                     self.ledger.set(result, origin)
         elif kind == _INPLACE and args:
-            self.ledger.touch(args[0])
-        out = kwargs.get("out")
-        if isinstance(out, torch.Tensor):
+            if before is not None:
+                self.ledger.set(args[0], Origin.DERIVED)
+            else:
+                self.ledger.touch(args[0])
+        elif kind == _IGNORE and before is not None:
+            self._derived(result, before)
+        elif kind == _COLLECTIVE:
+            outputs, origin = before
+            for tensor in outputs:
+                self.ledger.set(tensor, origin)
+        for out in _tensors_in(kwargs.get("out")):  # one tensor, or a tuple (torch.linalg.qr(a, out=(q, r)))
             random = getattr(func, "__name__", "").startswith(("rand", "normal", "bernoulli", "poisson"))
             if random:
                 self.ledger.set(out, Origin.COMPUTED if constructing() else Origin.INITIALIZED)
             else:
                 self.ledger.set(out, self._source_origin(args, {}, out))
+
+    def _derived(self, result: Any, inputs: tuple) -> None:
+        """Fresh tensors a call computed from garbage hold derived garbage (views keep their memory's)."""
+        for tensor in _tensors_in(result):
+            storage = storage_of(tensor)
+            if storage is not None and all(storage is not source for source in inputs):
+                self.ledger.set(tensor, Origin.DERIVED)
 
     def _initialized(self, target: Any, before: str | None, during_construction: bool) -> None:
         if not isinstance(target, torch.Tensor):
@@ -194,8 +246,9 @@ class Observer(TorchFunctionMode):
             if isinstance(value, torch.Tensor):
                 if target is not None and not value.is_floating_point() and value.dtype != target.dtype:
                     continue  # an index or a mask, not a value
-                if self.ledger.origin(value) == Origin.GARBAGE:
-                    return Origin.GARBAGE
+                origin = self.ledger.origin(value)
+                if origin in Origin.UNWRITTEN:
+                    return origin
                 copied = True
         if copied:
             return Origin.LOADED
@@ -207,8 +260,18 @@ class Observer(TorchFunctionMode):
 
     def _broken(self, error: BaseException) -> None:
         if not self.broken:
-            self.broken = True
+            self.broken = self.passive = True
             self.on_error(error)
+
+
+def _tensors_in(value: Any) -> Any:
+    """The tensors in a call's argument or result: itself, or the items of a list or tuple."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, torch.Tensor):
+                yield item
 
 
 @torch.no_grad()

@@ -64,7 +64,7 @@ class TensorRecord:
         module_type: the class of the module owning it.
         detail: more on the status (the names a broken tie no longer shares storage with).
         origin: where its values came from: ``"loaded"``, ``"initialized"``, ``"computed"``,
-            ``"reinitialized"``, ``"garbage"``; empty on meta.
+            ``"reinitialized"``, ``"garbage"``, ``"derived"`` (computed from garbage); empty on meta.
         portable: the record was made under ``portable=True`` (then ``computed`` fails).
     """
 
@@ -201,6 +201,8 @@ def _describe(record: TensorRecord) -> str:
         what = "only its constructor's value; a meta-device or sharded init would leave it as garbage"
     elif record.status == Status.TIE_BROKEN:
         what = f"no longer shares storage with {record.detail}"
+    elif record.origin == "derived":
+        what = "computed from memory nobody wrote"
     else:
         what = "never written"
     return f"{record.name}: {what} ({record.kind} [{shape}] {record.dtype.replace('torch.', '')}){tied}"

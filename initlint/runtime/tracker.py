@@ -3,13 +3,14 @@
 Life of a tracker:
 
 1. *building* (inside the context): the observer (``observer.py``) keeps the ledger of where values came
-   from, from below the wrapped context; global registration hooks note every module built here (the
-   roots are those with no parent) and every parameter registered under several names (ties);
-2. *armed* (from leaving the context until ``check()``): the observer goes on recording loads, resets and
-   fresh allocations (``to_empty``); a forward pre-hook on each root runs ``check()`` once;
-3. *checked*: the observer and the hooks are gone; the report stays.
+   from, from below the wrapped context; global registration hooks note every module that gets a tensor
+   or a child here (``watch.py`` holds them weakly) and every parameter registered under several names;
+2. *armed* (from leaving the context): the observer goes on recording loads, resets and fresh allocations
+   (``to_empty``); the first forward of any watched module runs ``check()`` once;
+3. *checked* (a verdict), *closed*, or *released* (every watched module died unchecked): the observer and
+   the hooks are gone.
 
-``check()`` reads the live module tree, so a parameter replaced by any means (``assign=True``,
+``check()`` reads the live trees of the top-most watched modules alive at that moment, so a parameter replaced by any means (``assign=True``,
 ``module._parameters[name] = ...``, FSDP2's DTensors) is judged by the memory it holds now.
 """
 
@@ -28,8 +29,12 @@ from torch.nn.modules import module as _module
 from torch.nn.parameter import is_lazy
 
 from initlint.runtime.construction import constructing
+from initlint.runtime.device import ObservedDevice
 from initlint.runtime.observer import Observer
+from initlint.runtime.offload import FROM_DISK, OffloadMaps
 from initlint.runtime.provenance import Ledger, Origin, storage_of
+from initlint.runtime.stack import leave, push_bottom, remove_mode, sweep
+from initlint.runtime.watch import Watched
 from initlint.runtime.report import (
     InitReport,
     Status,
@@ -38,7 +43,7 @@ from initlint.runtime.report import (
     UninitializedWeightsWarning,
 )
 
-__all__ = ["Tracker", "add_listener", "remove_listener", "is_tracked", "remove_mode", "push_bottom"]
+__all__ = ["Tracker", "add_listener", "remove_listener", "is_tracked"]
 
 _NO_TORCH_FUNCTION = torch._C.DisableTorchFunction()
 _listeners: list[Any] = []  # called with each tracker as it is armed (the pytest plugin counts them)
@@ -46,6 +51,7 @@ _tracked_roots: weakref.WeakSet = weakref.WeakSet()
 
 _STATUS_OF_ORIGIN = {
     Origin.GARBAGE: Status.NEVER_WRITTEN,
+    Origin.DERIVED: Status.NEVER_WRITTEN,
     Origin.COMPUTED: Status.COMPUTED,
     Origin.LOADED: Status.WRITTEN,
     Origin.INITIALIZED: Status.WRITTEN,
@@ -69,30 +75,6 @@ def is_tracked(module: nn.Module) -> bool:
     return module in _tracked_roots
 
 
-def remove_mode(mode: Any) -> None:
-    """Take ``mode`` off the torch-function mode stack, wherever it is, keeping the others' order."""
-    above = []
-    while torch._C._len_torch_function_stack() > 0:
-        top = torch._C._pop_torch_function_stack()
-        if top is mode:
-            break
-        above.append(top)
-    for other in reversed(above):
-        torch._C._push_on_torch_function_stack(other)
-
-
-def push_bottom(mode: Any) -> None:
-    """Put ``mode`` at the bottom of the torch-function mode stack.
-
-    Every mode above it (a wrapped context's, even one its library entered eagerly before us) decides
-    first; what they skip never reaches the observer, so it never counts as written.
-    """
-    above = [torch._C._pop_torch_function_stack() for _ in range(torch._C._len_torch_function_stack())]
-    torch._C._push_on_torch_function_stack(mode)
-    for other in reversed(above):
-        torch._C._push_on_torch_function_stack(other)
-
-
 class Tracker:
     """Tracks the parameters and buffers of modules built under ``verified_empty_init``.
 
@@ -113,22 +95,29 @@ class Tracker:
         self.portable = portable
         self._ignore = list(ignore)
         self.ledger = Ledger()
-        self._seen: dict[int, Any] = {}  # id(module) -> weakref, in creation order
-        self._has_parent: set[int] = set()
+        self._watched = Watched(self._on_forward, self._release)
         self._registrations: dict[int, tuple[Any, list[tuple[Any, str]]]] = {}  # id -> (param, owners): ties
         self._pending: tuple[Any, str, int] | None = None  # (module ref, name, id of the registered one)
-        self._roots: list[Any] = []
+        self._models = 0
+        self._waiting_for_lazy = False
         self._ties: list[list[str]] = []
         self._handles: list[Any] = []
         self._observer: Observer | None = None
+        self._device: ObservedDevice | None = None
         self._phase = "new"
         self._thread = 0
         self._report: InitReport | None = None
-        self._tensor_count = 0
 
     # -- building --------------------------------------------------------------------------
-    def _start(self, skip: bool = False) -> None:
-        """Enter the building phase; ``skip``: the observer is the empty-init context itself."""
+    def _start(self, skip: bool = False, device: torch.device | None = None) -> None:
+        """Enter the building phase.
+
+        Args:
+            skip: the observer is the empty-init context itself.
+            device: the wrapped context is ``torch.device(device)``: the observer rides inside it while
+                building (one mode instead of two) and goes on the stack of its own when building ends.
+        """
+        sweep()
         self._phase = "building"
         self._thread = threading.get_ident()  # modules other threads build meanwhile are not ours
         self._handles = [
@@ -136,12 +125,24 @@ class Tracker:
             _module.register_module_buffer_registration_hook(self._on_buffer),
             _module.register_module_module_registration_hook(self._on_submodule),
         ]
-        self._observe(skip)
+        self._observe(skip, push=device is None)
+        if device is not None:
+            self._device = ObservedDevice(device, self._observer)
+            self._device.__enter__()
 
-    def _observe(self, skip: bool) -> None:
+    def _observe(self, skip: bool, push: bool = True) -> None:
         if self._observer is None:
             self._observer = Observer(self.ledger, skip=skip, poison=self.poison, on_error=self._internal_error)
-            push_bottom(self._observer)
+            if push:
+                push_bottom(self._observer)
+
+    def _leave_device(self) -> None:
+        """Leave the device context the observer rode in, and put the observer on the stack alone."""
+        device, self._device = self._device, None
+        if device is not None:
+            device.__exit__(None, None, None)
+            if self._observer is not None:
+                push_bottom(self._observer)
 
     def _end_skipping(self) -> None:
         """Leaving the context: initialization is no longer skipped, only observed."""
@@ -152,10 +153,8 @@ class Tracker:
         return self._phase == "building" and threading.get_ident() == self._thread
 
     def _note(self, module: nn.Module) -> Any:
-        ref = self._seen.get(id(module))
-        if ref is None or ref() is not module:
-            ref = self._seen[id(module)] = weakref.ref(module)
-        return ref
+        self._watched.add(module)
+        return weakref.ref(module)
 
     def _on_parameter(self, module: nn.Module, name: str, param: Any) -> None:
         if self._building():
@@ -198,30 +197,30 @@ class Tracker:
                 self._computed_here(buffer)
 
     def _computed_here(self, tensor: Any) -> None:
-        """A tensor registered during construction that no allocation we record made (``1 / (b ** x)``)."""
-        if storage_of(tensor) is not None and self.ledger.entry(tensor) is None and constructing():
+        """Bind a registered tensor to its memory's entry; one no allocation we record made was computed
+        by the constructor (``1 / (b ** x)``)."""
+        if not self.ledger.bind(tensor) and storage_of(tensor) is not None and constructing():
             self.ledger.set(tensor, Origin.COMPUTED)
 
     def _on_submodule(self, module: nn.Module, name: str, submodule: Any) -> None:
         if self._building() and submodule is not None:
             self._note(module)
-            self._has_parent.add(id(submodule))
 
     def _abort(self) -> None:
         """The context failed: stop everything, track nothing."""
+        self._leave_device()
         self._disarm()
         self._phase = "checked"
         self._report = InitReport()
 
     def _finish_building(self) -> None:
         """Leave the context: find the roots and their ties, and arm."""
+        self._leave_device()
         self._end_skipping()
         self._settle()
         for handle in self._handles:  # the registration hooks: building is over
             handle.remove()
         self._handles = []
-        self._roots = [ref for key, ref in self._seen.items() if key not in self._has_parent and ref() is not None]
-        self._seen.clear()
         self._ties = self._tie_groups()
         self._arm()
 
@@ -246,15 +245,16 @@ class Tracker:
         Used before ``to_empty()`` materializes a model built on the meta device elsewhere: the fresh
         memory must then be written before the first forward.
         """
+        sweep()
         self._thread = threading.get_ident()
         self._observe(skip=False)
-        self._roots = [weakref.ref(module)]
+        self._watched.add(module)
         self._arm()
 
     @property
     def models(self) -> int:
-        """How many root modules this tracker watched when it was armed."""
-        return len(self._roots)
+        """How many models (top-most modules) this tracker watched when it was armed."""
+        return self._models
 
     @property
     def tensors(self) -> int:
@@ -270,20 +270,41 @@ class Tracker:
 
     def _arm(self) -> None:
         self._phase = "armed"
-        for root in self._live_roots():
+        roots = self._live_roots()
+        self._models = len(roots)
+        for root in roots:
             _tracked_roots.add(root)
         for listener in list(_listeners):
             listener(self)
-        if self.check_on_forward:
-            for root in self._live_roots():
-                self._handles.append(root.register_forward_pre_hook(_forward_check(self)))
+        self._watched.arm()  # with nothing alive to watch, releases at once
+
+    def _on_forward(self, module: nn.Module) -> None:
+        """The first forward of any watched module checks them all (a lazy one: once it returned)."""
+        if self._phase != "armed" or not self.check_on_forward or self._waiting_for_lazy:
+            return
+        if self._has_lazy():
+            self._waiting_for_lazy = True
+            self._watched.after_forward(module, self._check_after_lazy)
+            return
+        self.check()
+
+    def _check_after_lazy(self) -> None:
+        if self._phase == "armed":
+            self.check()
+
+    def _release(self) -> None:
+        """Every watched module died unchecked: nothing is left to verify, so leave torch as it was."""
+        if self._phase == "armed":
+            self._disarm()
+            self._phase = "released"
 
     def _disarm(self) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        self._watched.stop()
         if self._observer is not None:
-            remove_mode(self._observer)
+            leave(self._observer, self._thread)
             self._observer = None
 
     def _internal_error(self, error: BaseException) -> None:
@@ -299,7 +320,8 @@ class Tracker:
         )
 
     def _live_roots(self) -> list[nn.Module]:
-        return [root for root in (ref() for ref in self._roots) if root is not None]
+        """The top-most live modules built here, whoever dropped their parents (checked at this moment)."""
+        return self._watched.tops()
 
     def _tensors(self) -> Iterator[tuple[list[str], str, nn.Module, str, Any]]:
         """(names, kind, owning module, attribute, tensor) per distinct tensor of every root, live."""
@@ -328,6 +350,7 @@ class Tracker:
         """The state of every tracked tensor now (``value_scan``: look for NaN/inf values)."""
         if self._report is not None:
             return self._report
+        sweep()
         observer = self._observer
         if observer is not None:  # our own reads of the tensors are no program's calls
             remove_mode(observer)
@@ -339,7 +362,11 @@ class Tracker:
 
     def _make_report(self, value_scan: bool) -> InitReport:
         entries = list(self._tensors())  # names of tied tensors fill up while walking
-        records = [self._record(names, kind, module, attr, tensor, value_scan) for names, kind, module, attr, tensor in entries]
+        offload = OffloadMaps(self._live_roots()) if any(t.is_meta for *_, t in entries) else None
+        records = [
+            self._record(names, kind, module, attr, tensor, value_scan, offload)
+            for names, kind, module, attr, tensor in entries
+        ]
         records += self._broken_ties(entries)
         report = InitReport(records, portable=self.portable)
         _aggregate(report)
@@ -355,8 +382,9 @@ class Tracker:
         """
         if self._report is not None:
             return self._report
+        sweep()
         if self._observer is not None:  # our own reads of the tensors are no program's writes
-            remove_mode(self._observer)
+            leave(self._observer, self._thread)
             self._observer = None
         try:
             report = self.report(value_scan)
@@ -379,6 +407,7 @@ class Tracker:
 
     def close(self) -> None:
         """Stop tracking without a verdict."""
+        sweep()
         self._disarm()
         self._phase = "checked"
 
@@ -391,13 +420,27 @@ class Tracker:
         return any(fnmatch.fnmatchcase(name, pattern) for name in names for pattern in self._ignore)
 
     def _record(
-        self, names: list[str], kind: str, module: nn.Module, attr: str, tensor: Any, value_scan: bool
+        self,
+        names: list[str],
+        kind: str,
+        module: nn.Module,
+        attr: str,
+        tensor: Any,
+        value_scan: bool,
+        offload: OffloadMaps | None = None,
     ) -> TensorRecord:
         status, origin = self._status(tensor)
+        detail = ""
+        served = offload.value(names[0]) if status == Status.ON_META and offload else None
+        if served is FROM_DISK:
+            status, origin, detail = Status.WRITTEN, Origin.LOADED, "offloaded to disk"
+        elif served is not None:  # judged by the value accelerate's hook loads at each forward
+            status, origin, detail, tensor = *self._status(served), "offloaded", served
         if self._is_ignored(names, module, attr) and status != Status.ON_META:
             status = Status.IGNORED
         unwritten = 0
-        if status in (Status.WRITTEN, Status.COMPUTED, Status.REINITIALIZED) and tensor.dtype != torch.bool:
+        scannable = tensor.dtype != torch.bool and not tensor.is_meta
+        if status in (Status.WRITTEN, Status.COMPUTED, Status.REINITIALIZED) and scannable:
             if self.poison and origin != Origin.COMPUTED:
                 unwritten = _count_poison(tensor)
                 if unwritten:
@@ -417,7 +460,7 @@ class Tracker:
             aliases=tuple(names[1:]),
             unwritten=unwritten,
             module_type=type(module).__name__,
-            detail="not materialized (lazy module)" if lazy else "",
+            detail="not materialized (lazy module)" if lazy else detail,
             origin=origin,
             portable=self.portable,
         )
@@ -433,7 +476,7 @@ class Tracker:
         if entry is None:
             return Status.WRITTEN, Origin.LOADED  # memory from elsewhere: a checkpoint, a tensor built before
         origin = entry.origin
-        if origin == Origin.GARBAGE and entry.version != getattr(local, "_version", entry.version):
+        if origin in Origin.UNWRITTEN and entry.written_since(local):
             origin = Origin.LOADED  # written where the observer could not see (another thread)
         return _STATUS_OF_ORIGIN[origin], origin
 
@@ -458,32 +501,6 @@ class Tracker:
                     )
                 )
         return records
-
-
-def _forward_check(tracker: Tracker) -> Any:
-    """A forward pre-hook that runs ``check()`` once, then removes itself (and the others).
-
-    A lazy module (``nn.LazyLinear``) materializes in its own pre-hook, after this one: the check then
-    waits for the end of this first forward.
-    """
-    ref = weakref.ref(tracker)
-
-    def after(module: nn.Module, args: Any, output: Any) -> None:
-        live = ref()
-        if live is not None and live._phase == "armed":
-            live.check()
-
-    def hook(module: nn.Module, args: Any) -> None:
-        live = ref()
-        if live is None or live._phase != "armed":
-            return
-        if live._has_lazy():
-            live._handles.append(module.register_forward_hook(after))
-            return
-        live.check()
-
-    disable = getattr(getattr(torch, "_dynamo", None), "disable", None)
-    return disable(hook) if disable is not None else hook
 
 
 @torch.no_grad()

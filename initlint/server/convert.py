@@ -12,39 +12,26 @@ from collections.abc import Sequence
 from lsprotocol import types
 
 from initlint.lint.noqa import noqa_edits
-from initlint.lint.rules import RULES_BY_CODE
-from initlint.lint.source import Source
 from initlint.lint.summary import Edit, Finding
+from initlint.server.positions import SOURCE, Positions, diagnostic_json
 
-__all__ = ["FIX_ALL", "Document", "diagnostic", "code_actions", "fix_all_action", "kind_wanted"]
+__all__ = ["FIX_ALL", "SOURCE", "Document", "diagnostic", "code_actions", "fix_all_action", "kind_wanted"]
 
-SOURCE = "initlint"
 FIX_ALL = "source.fixAll.initlint"
 
 
-class Document:
+class Document(Positions):
     """One version of a document's text, converting between initlint's positions and LSP's."""
 
     def __init__(self, uri: str, version: int | None, text: str, encoding: str = "utf-16") -> None:
+        super().__init__(text, encoding)
         self.uri = uri
         self.version = version
-        self.text = text
-        self.source = Source(text)
-        self.encoding = encoding
 
     def position(self, line: int, col: int) -> types.Position:
         """The LSP position of 1-based ``line:col`` (characters); past the end: the end."""
-        offset = self.source.offset(max(line, 1), max(col, 1))
-        number = self.source.line_at(offset)
-        prefix = self.text[self.source.starts[number - 1] : offset]
-        return types.Position(line=number - 1, character=self._units(prefix))
-
-    def _units(self, text: str) -> int:
-        if self.encoding == types.PositionEncodingKind.Utf8:
-            return len(text.encode("utf-8"))
-        if self.encoding == types.PositionEncodingKind.Utf32:
-            return len(text)
-        return len(text.encode("utf-16-le")) // 2
+        number, character = self.at(line, col)
+        return types.Position(line=number, character=character)
 
     def text_edit(self, edit: Edit) -> types.TextEdit:
         """An initlint edit as an LSP one."""
@@ -78,20 +65,17 @@ class Document:
 
 
 def diagnostic(document: Document, finding: Finding) -> types.Diagnostic:
-    """A finding as an LSP diagnostic (an empty span widened to the end of its line)."""
-    start = document.position(finding.line, finding.col)
-    end = document.position(finding.end_line or finding.line, finding.end_col or finding.col)
-    if end == start:
-        line = document.source.line(finding.line).rstrip("\r\n")
-        end = document.position(finding.line, len(line) + 1)
-    rule = RULES_BY_CODE.get(finding.code)
+    """A finding as an LSP diagnostic (the values of ``positions.diagnostic_json``, typed)."""
+    data = diagnostic_json(document, finding)
+    where = data["range"]
+    href = data.get("codeDescription", {}).get("href")
     return types.Diagnostic(
-        range=types.Range(start=start, end=end),
-        message=finding.message,
-        severity=types.DiagnosticSeverity.Error if finding.code == "INI900" else types.DiagnosticSeverity.Warning,
-        code=finding.code,
-        code_description=types.CodeDescription(href=rule.docs_url()) if rule is not None else None,
-        source=SOURCE,
+        range=types.Range(start=types.Position(**where["start"]), end=types.Position(**where["end"])),
+        message=data["message"],
+        severity=types.DiagnosticSeverity(data["severity"]),
+        code=data["code"],
+        code_description=types.CodeDescription(href=href) if href is not None else None,
+        source=data["source"],
     )
 
 

@@ -14,12 +14,13 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from initlint.__about__ import __version__
@@ -27,6 +28,8 @@ from initlint.config import ConfigError
 from initlint.lint.summary import Finding
 from initlint.server.convert import FIX_ALL, Document, code_actions, diagnostic, fix_all_action, kind_wanted
 from initlint.server.session import Session
+from initlint.server.early import whole as _whole
+from initlint.server.wire import serve_stdio
 
 __all__ = ["InitlintServer", "build_server", "DEBOUNCE_S"]
 
@@ -39,16 +42,18 @@ log = logging.getLogger("initlint.server")
 class InitlintServer(LanguageServer):
     """The language server and what it remembers: the last findings of each open document."""
 
-    def __init__(self, cache: bool = True) -> None:
+    def __init__(self, cache: bool = True, session: Session | None = None) -> None:
         # Incremental: clients may send ranges or whole texts, pygls applies either.
-        super().__init__("initlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
-        self.session = Session(cache=cache)
+        super().__init__("initlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=InitlintProtocol)
+        self.session = session if session is not None else Session(cache=cache)
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="initlint-analysis")
         self.results: dict[str, tuple[Document, int, list[Finding]]] = {}  # with the generation they are of
         self.generation = 0  # counts the changes to any buffer or file, which may change any document's findings
         self.dirty: dict[str, None] = {}  # documents to analyse at the next quiet moment, in order
         self.pending: asyncio.Task[None] | None = None
         self.reported_errors: set[str] = set()
+        self.exit_code = 0
 
     # --- documents -------------------------------------------------------------------------------
 
@@ -59,7 +64,8 @@ class InitlintServer(LanguageServer):
             return None
         if opened.language_id not in (None, "", "python") and not uri.endswith(_SUFFIXES):
             return None
-        return Document(uri, opened.version, opened.source, str(self.workspace.position_encoding or "utf-16"))
+        encoding = str(self.workspace.position_encoding or "utf-16")
+        return Document(uri, opened.version, _whole(opened.source), encoding)
 
     def buffers(self) -> dict[Path, str]:
         """The text of every open file, by path."""
@@ -67,8 +73,24 @@ class InitlintServer(LanguageServer):
         for uri, opened in self.workspace.text_documents.items():
             path = _path(uri)
             if path is not None:
-                found[path] = opened.source
+                found[path] = _whole(opened.source)
         return found
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve over stdio (``wire.serve_stdio``: JSON-RPC errors and exit status as the spec wants);
+        the exit status is left in ``exit_code``."""
+        import sys
+
+        try:
+            self.exit_code = serve_stdio(lambda: self, lambda: self.session, stdin or sys.stdin.buffer,
+                                         stdout or sys.stdout.buffer)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the analysis thread (what it was doing is abandoned) and pygls's machinery."""
+        self.worker.shutdown(wait=False, cancel_futures=True)
+        self.shutdown()
 
     def versioned_edits(self) -> bool:
         """Whether the client takes ``documentChanges`` (edits that name the document version)."""
@@ -177,9 +199,12 @@ class InitlintServer(LanguageServer):
         try:
             steps = await self.in_worker(lambda: list(self.session.index_steps(folder)))
             for done, total, step in steps:
+                while self.dirty:  # documents waiting to be analysed go first: the index only warms the cache
+                    await asyncio.sleep(0.05)
                 if progress:
                     self.work_done_progress.report(token, types.WorkDoneProgressReport(
-                        message=f"{done}/{total} files", percentage=done * 100 // max(total, 1)))
+                        message=f"{done}/{total} file{'' if total == 1 else 's'}",
+                        percentage=done * 100 // max(total, 1)))
                 await self.in_worker(step)
                 indexed = total
         except ConfigError as exc:
@@ -188,7 +213,7 @@ class InitlintServer(LanguageServer):
             self.log(f"initlint: indexing {folder} failed; please report this:\n{traceback.format_exc()}")
         finally:
             if progress:
-                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=f"{indexed} files indexed"))
+                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=f"{indexed} file{'' if indexed == 1 else 's'} indexed"))
 
     async def _progress(self, token: str) -> bool:
         """Ask the client for a progress token; ``False`` where it shows no progress or does not answer."""
@@ -202,9 +227,37 @@ class InitlintServer(LanguageServer):
         return True
 
 
-def build_server(cache: bool = True) -> InitlintServer:
-    """The server with its features registered."""
-    server = InitlintServer(cache=cache)
+class InitlintProtocol(LanguageServerProtocol):
+    """pygls's LSP protocol, forgetting each handler's future once it is done (pygls 2.1 keeps those of
+    notifications for ever: about 2 KB a keystroke), and silent on the requests answered before it was
+    loaded (``early.py``)."""
+
+    _skipped: set[Any] = set()
+
+    def skip_responses(self, idents: set[Any]) -> None:
+        """Send no response to these requests: they were answered already."""
+        self._skipped = set(idents)
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        if msg_id in self._skipped:
+            self._skipped.discard(msg_id)
+            return
+        super()._send_response(msg_id, result, error)
+
+    def _execute_handler(self, msg_id: Any, handler: Any, callback: Callable[[Future[Any]], None],
+                         args: Any = None, kwargs: Any = None) -> None:
+        def done(future: Future[Any]) -> None:
+            if self._request_futures.get(msg_id) is future:  # a request's own callback pops it too
+                del self._request_futures[msg_id]
+            callback(future)
+
+        super()._execute_handler(msg_id, handler, done, args, kwargs)
+
+
+def build_server(cache: bool = True, session: Session | None = None) -> InitlintServer:
+    """The server with its features registered (sharing ``session``, if given, with what answered
+    before it was built)."""
+    server = InitlintServer(cache=cache, session=session)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: InitlintServer, params: types.InitializedParams) -> None:
@@ -240,6 +293,12 @@ def build_server(cache: bool = True) -> InitlintServer:
         if any(change.type != types.FileChangeType.Changed or change.uri.endswith("pyproject.toml")
                for change in params.changes):
             ls.worker.submit(ls.session.forget)  # files appeared or went: map the modules again
+        ls.mark([], DEBOUNCE_S)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: InitlintServer, params: types.DidChangeConfigurationParams) -> None:
+        # initlint reads its settings from pyproject.toml, not from the editor's; a client (eglot) that
+        # sends its settings on connect gets a handler rather than a warning, and a fresh look
         ls.mark([], DEBOUNCE_S)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(

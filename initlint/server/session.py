@@ -20,7 +20,8 @@ from initlint.lint.summary import Finding
 
 __all__ = ["Session"]
 
-_INDEX_CHUNK = 64  # files analysed per step of the workspace indexing (progress is reported between steps)
+_INDEX_CHUNK = 16  # files analysed per step of the workspace indexing (progress is reported, and a document
+# waiting for its diagnostics analysed, between steps: at most this many files' wait)
 
 
 class Session:
@@ -36,7 +37,10 @@ class Session:
         stamp = _stamp(root / "pyproject.toml")
         known = self._projects.get(root)
         if known is None or known[0] != stamp:
-            known = (stamp, Project(load_config(root), cache=self.cache))
+            # a buffer at the top of a drive (an untitled file saved nowhere yet) must not have the whole
+            # drive walked for its modules, nor a cache written there
+            top = root.parent == root
+            known = (stamp, Project(load_config(root), cache=self.cache and not top, scan=not top))
             self._projects[root] = known
         return known[1]
 
@@ -54,7 +58,7 @@ class Session:
         if project.config.is_excluded(relative(path, project.config.root)):
             return []
         project.forget_changed()
-        project.set_overlays(_inside(buffers, project.config))
+        project.set_overlays({**_inside(buffers, project.config), absolute(path): buffers[path]})  # its text, always
         return lint_file(project, path)
 
     def fix_all(self, path: Path, buffers: Mapping[Path, str], unsafe: bool = False) -> tuple[str, list[Finding]]:
@@ -97,8 +101,9 @@ class Session:
 
 
 def _inside(buffers: Mapping[Path, str], config: Config) -> dict[Path, str]:
-    root = str(absolute(config.root)) + os.sep
-    return {path: text for path, text in buffers.items() if str(absolute(path)).startswith(root)}
+    """The buffers of files under the project root (which may be ``/`` or a UNC share's ``//host/share``)."""
+    root = str(absolute(config.root)).rstrip(os.sep) + os.sep
+    return {absolute(path): text for path, text in buffers.items() if str(absolute(path)).startswith(root)}
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

@@ -41,6 +41,32 @@ def test_mkdocs_builds_strictly(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "site" / "rules" / "INI001" / "index.html").exists()
+    # inline code breaks only at spaces (not "reinitiali|zed", "-|-diff"), and not at all in tables
+    page = (tmp_path / "site" / "rules" / "index.html").read_text(encoding="utf-8")
+    assert "stylesheets/extra.css" in page and "<th>Fixable</th>" in page
+    css = (tmp_path / "site" / "stylesheets" / "extra.css").read_text(encoding="utf-8")
+    assert "word-break: normal" in css and "code.nowrap" in css and "white-space: nowrap" in css
+    home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert '<code class="nowrap">--diff</code>' in home  # scripts/mkdocs_hooks.py: one unbreakable word
+    assert '<code class="nowrap">' not in home.split("<pre", 1)[1].split("</pre>", 1)[0]  # code blocks untouched
+
+
+def test_rules_index_says_which_rules_are_fixable_and_no_maintainer_note() -> None:
+    index = (ROOT / "docs" / "rules" / "index.md").read_text(encoding="utf-8")
+    assert "generate_rule_docs" not in index
+    rows = {line.split(" | ")[0].split("]")[0].lstrip("| ["): line.split(" | ")[-1].rstrip(" |")
+            for line in index.splitlines() if line.startswith("| [INI")}
+    assert rows == {
+        rule.code: "`--unsafe-fixes`" if rule.fix_is_unsafe() else "`--fix`" if rule.fix_safety else "no"
+        for rule in ALL_RULES
+    }
+    assert rows["INI003"] == "`--fix`" and rows["INI001"] == "`--unsafe-fixes`" and rows["INI002"] == "no"
+
+
+def test_what_it_does_comes_in_readable_paragraphs() -> None:
+    for rule in ALL_RULES:
+        longest = max(len(paragraph) for paragraph in rule.what_it_does.split("\n\n"))
+        assert longest <= 700, f"{rule.code}'s what_it_does has a {longest}-character paragraph: split it"
 
 
 TEST_COMMAND = (

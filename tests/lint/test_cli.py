@@ -50,15 +50,15 @@ def test_text_output_and_exit_code(project: Path) -> None:
     code, out, _ = run(["pkg"], project)
     assert code == 1
     first, summary, hint = out.splitlines()
-    assert first.startswith("pkg/scale.py:4:1: INI001 `Scale` creates parameter `gain`")
+    assert first.startswith("pkg/scale.py:4:7: INI001 `Scale` creates parameter `gain`")
     assert summary == "Found 1 error."
-    assert hint == "No fixes available (1 hidden fixes can be enabled with the `--unsafe-fixes` option)."
+    assert hint == "No fixes available (1 hidden fix can be enabled with the `--unsafe-fixes` option)."
 
 
 def test_clean_run_exits_zero(project: Path) -> None:
     code, out, err = run(["pkg/ok.py"], project)
     assert (code, out) == (0, "")
-    assert "All checks passed" in err
+    assert err == "All checks passed! (1 file)\n"
 
 
 def test_default_path_is_the_current_folder(project: Path) -> None:
@@ -69,14 +69,15 @@ def test_json_format(project: Path) -> None:
     code, out, _ = run(["pkg", "--format", "json"], project)
     (item,) = json.loads(out)
     assert code == 1
-    assert {k: item[k] for k in ("path", "line", "col", "end_line", "code")} == {
+    assert {k: item[k] for k in ("path", "line", "col", "end_line", "end_col", "code")} == {
         "path": "pkg/scale.py",
         "line": 4,
-        "col": 1,
+        "col": 7,  # the class's name, as ruff and pyright point, not the `class` keyword
         "end_line": 4,
+        "end_col": 12,
         "code": "INI001",
     }
-    assert item["end_col"] >= item["col"] and "gain" in item["message"]
+    assert "gain" in item["message"]
     assert item["url"].endswith("/rules/INI001/")
 
 
@@ -87,14 +88,23 @@ def test_sarif_format(project: Path) -> None:
     (result,) = log["runs"][0]["results"]
     assert result["ruleId"] == "INI001"
     region = result["locations"][0]["physicalLocation"]["region"]
-    assert region["startLine"] == 4 and region["startColumn"] == 1
+    assert region["startLine"] == 4 and region["startColumn"] == 7
     rules = log["runs"][0]["tool"]["driver"]["rules"]
     assert rules[result["ruleIndex"]]["id"] == "INI001" and rules[0]["helpUri"].startswith("https://")
 
 
+def test_class_findings_point_at_the_name_however_it_is_written(project: Path) -> None:
+    (project / "pkg" / "scale.py").write_text(BROKEN.replace("class Scale(", "@dataclass\n  \nclass\tÉchelle  ("))
+    (project / "pkg" / "cont.py").write_text(BROKEN.replace("class Scale(", "class \\\n    Cont("))
+    found = {item["path"]: item for item in json.loads(run(["pkg", "--format", "json"], project)[1])}
+    assert [found["pkg/scale.py"][k] for k in ("line", "col", "end_line", "end_col")] == [6, 7, 6, 14]
+    # the name on the next line: the keyword, whose line a `# noqa` is written on
+    assert [found["pkg/cont.py"][k] for k in ("line", "col", "end_col")] == [4, 1, 6]
+
+
 def test_github_format(project: Path) -> None:
     _, out, _ = run(["pkg", "--format", "github"], project)
-    assert out.startswith("::error title=initlint (INI001),file=pkg/scale.py,line=4,col=1,endLine=4::INI001 ")
+    assert out.startswith("::error title=initlint (INI001),file=pkg/scale.py,line=4,col=7,endLine=4::INI001 ")
 
 
 def test_statistics(project: Path) -> None:
@@ -215,6 +225,14 @@ def test_rule_explains_itself(project: Path) -> None:
         assert heading in out
     assert run(["rule", "INI999"], project)[0] == 2
     assert "INI003  optimizer-before-setup" in run(["rule", "--all"], project)[1]
+
+
+def test_help_lists_each_command_with_a_whole_sentence(project: Path) -> None:
+    code, out, _ = run(["--help"], project)
+    commands = out.split("Commands:\n", 1)[1].splitlines()
+    assert code == 0 and [line.split()[0] for line in commands] == ["check", "rule", "server"]
+    for line in commands:  # click cuts a long docstring at "e.g." or with "..."
+        assert line.endswith(".") and not line.endswith("...") and "(e.g." not in line, line
 
 
 def test_linter_never_imports_torch() -> None:

@@ -195,3 +195,112 @@ def test_two_processes_at_once_both_correct(tree: Path) -> None:
     assert all(result == expected for result in results)
     json.loads(index_file(tree).read_text())  # whole, not interleaved
     assert not list((tree / CACHE_DIR).rglob("*.tmp"))
+
+
+# --- a damaged cache: every field of every record, wrong type or wrong content (issue 21) ------------
+
+WRONG_VALUES = [None, 1, 1.5, True, "x", [], ["a", 1, None], {}, {"a": ["b"]}]
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    """The examples alone: every kind of cache record, in a tree quick to lint a hundred times."""
+    root = tmp_path / "small"
+    shutil.copytree(EXAMPLES, root / "examples")
+    (root / "pyproject.toml").write_text("")
+    return root
+
+
+def entry_fields(root: Path) -> tuple[dict, list[str]]:
+    data = json.loads(index_file(root).read_text())
+    fields = sorted({key for entry in data["files"].values() for key in entry})
+    return data, fields
+
+
+def test_every_wrong_field_of_the_index_is_dropped_and_rebuilt(small: Path) -> None:
+    """Each field of an entry (and of the protocol records) set to each wrong type, with its stale
+    checksum and with a recomputed one (so that the type checks themselves are tried): the run finds
+    what a cold run finds, without a traceback."""
+    from initlint.lint.cache import _seal
+
+    age(small)
+    expected = run(small)
+    run(small, cache=True)
+    pristine = json.loads(index_file(small).read_text())
+    path, richest = max(pristine["files"].items(), key=lambda item: len(item[1]))
+    assert {"st", "racy", "h", "mod", "parsed", "skip", "noqa", "findings", "roots", "cf", "deps", "x", "c"} <= set(richest)
+    assert pristine["protocols"], "the tree has init-protocol records to damage too"
+    damaged = 0
+    for field_name in [*richest, "protocols.deps", "protocols.gen"]:
+        for value, resealed in [(v, r) for v in WRONG_VALUES for r in (False, True)]:
+            data = json.loads(json.dumps(pristine))
+            records = list(data["protocols"].values()) if field_name.startswith("protocols.") else [data["files"][path]]
+            key = field_name.split(".")[-1]
+            if resealed and (key == "c" or type(value) is type(records[0][key])
+                             or (value is None and key in ("x", "pk", "st"))):
+                continue  # right-typed and sealed: as good as what initlint writes
+            for record in records:
+                record[key] = value
+                if resealed:
+                    _seal(record)
+            index_file(small).write_text(json.dumps(data))
+            assert run(small, cache=True) == expected, (field_name, value, resealed)
+            damaged += 1
+    assert damaged > 180
+
+
+@pytest.mark.parametrize("damage", ["findings-emptied", "cf-emptied", "noqa-added", "summary-file"])
+def test_right_typed_wrong_content_is_caught_by_the_checksum(tree: Path, damage: str) -> None:
+    age(tree)
+    expected = run(tree)
+    run(tree, cache=True)
+    data = json.loads(index_file(tree).read_text())
+    for entry in data["files"].values():
+        if damage == "findings-emptied":
+            entry["findings"] = []
+        elif damage == "cf-emptied" and "cf" in entry:
+            entry["cf"] = []
+        elif damage == "noqa-added":
+            entry["noqa"] = {str(line): [] for line in range(1, 40)}
+    index_file(tree).write_text(json.dumps(data))
+    if damage == "summary-file":
+        for summary in (tree / CACHE_DIR).glob("v*/s/*.json"):
+            content = json.loads(summary.read_text())
+            content["summary"]["classes"] = []
+            summary.write_text(json.dumps(content))
+        (tree / "gen_3.py").write_text((tree / "gen_3.py").read_text() + "\n")  # reads the others' summaries
+    assert run(tree, cache=True) == expected
+    assert run(tree, cache=True) == expected  # and the rebuilt cache is whole
+
+
+@pytest.mark.parametrize("document", ["[]", "1", '"x"', "null", '{"format": 5}', '{"files": []}'])
+def test_index_of_another_shape_is_a_cold_run_not_a_traceback(tree: Path, document: str) -> None:
+    expected = run(tree, cache=True)
+    index = index_file(tree)
+    text = json.loads(index.read_text())
+    index.write_text(document if "format" not in document else json.dumps({**text, **json.loads(document)}))
+    from initlint.cli import cli
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, [str(tree), "--format", "json", "-j", "1"])
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert len(json.loads(result.stdout)) == len(expected)
+
+
+def test_summary_name_cannot_reach_out_of_the_cache(small: Path) -> None:
+    """A damaged summary file is deleted to be written anew: an entry naming one outside the cache
+    (``../../x``), even sealed, is dropped instead, and nothing outside is touched."""
+    from initlint.lint.cache import _seal
+
+    age(small)
+    expected = run(small)
+    run(small, cache=True)
+    outside = small / "precious.json"
+    outside.write_text("{}")
+    data = json.loads(index_file(small).read_text())
+    for entry in data["files"].values():
+        entry["x"] = "../../../precious"
+        _seal(entry)
+    index_file(small).write_text(json.dumps(data))
+    assert run(small, cache=True) == expected
+    assert outside.read_text() == "{}"

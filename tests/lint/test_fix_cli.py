@@ -61,8 +61,8 @@ def test_plain_run_marks_fixable_findings_and_writes_nothing(project: Path) -> N
     code, out, _ = run(["."], project)
     assert code == 1
     assert "train.py:5:17: INI003 [*] optimizer" in out
-    assert "scale.py:4:1: INI001 `Scale`" in out  # unsafe: no mark without --unsafe-fixes
-    assert "[*] 1 fixable with the `--fix` option (1 hidden fixes can be enabled with the `--unsafe-fixes` option)." in out
+    assert "scale.py:4:7: INI001 `Scale`" in out  # unsafe: no mark without --unsafe-fixes
+    assert "[*] 1 fixable with the `--fix` option (1 hidden fix can be enabled with the `--unsafe-fixes` option)." in out
     assert (project / "train.py").read_text() == SCRIPT and (project / "scale.py").read_text() == BROKEN
 
 
@@ -96,6 +96,10 @@ def test_diff_prints_and_writes_nothing(project: Path) -> None:
     assert run([".", "--diff"], project)[:2] == (0, "")
 
 
+def test_diff_counts_one_file_in_the_singular(project: Path) -> None:
+    assert run(["train.py", "--diff"], project)[2].endswith("Would fix 1 error in 1 file.\n")
+
+
 def test_fix_keeps_mode_line_endings_bom_and_symlinks(project: Path) -> None:
     real = project / "real"
     real.mkdir()
@@ -112,12 +116,12 @@ def test_fix_keeps_mode_line_endings_bom_and_symlinks(project: Path) -> None:
 
 
 def test_unwritable_file_is_an_error_and_stays_whole(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import initlint.lint.fixer as fixer
+    import initlint.lint.writeback as writeback
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(fixer.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(writeback.tempfile, "mkstemp", refuse)
     code, _, err = run(["train.py", "--fix"], project)
     assert code == 2
     assert "train.py: cannot write the fixes: Permission denied" in err
@@ -167,4 +171,130 @@ def test_fix_that_would_break_the_file_is_not_written(project: Path, monkeypatch
     code, _, err = run(["train.py", "--fix"], project)
     assert code == 1
     assert "train.py: its fixes were not applied because the fixed code would not parse" in err
+    assert (project / "train.py").read_text() == SCRIPT
+
+
+# --- the file changed, or is not ours to write: never written (issue 21) ---------------------------
+
+
+def test_file_saved_between_lint_and_write_is_left_alone(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An editor saves the file after the lint pass read it: the edits computed from the old text
+    would land in the wrong places, so the file keeps the editor's text and the run fails."""
+    import initlint.lint.fixer as fixer
+
+    saved = "# a line the editor added\n" + SCRIPT
+    lint_paths = fixer.lint_paths
+
+    def lint_then_save(*args: object, **kwargs: object) -> object:
+        result = lint_paths(*args, **kwargs)
+        (project / "train.py").write_text(saved)
+        return result
+
+    monkeypatch.setattr(fixer, "lint_paths", lint_then_save)
+    code, _, err = run(["train.py", "--fix"], project)
+    assert code == 2
+    assert "train.py: cannot write the fixes: it changed while fixing" in err
+    assert (project / "train.py").read_text() == saved
+
+
+def test_file_saved_between_read_and_write_is_left_alone(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last moment: the save lands after the fixer read the file, before it replaced it."""
+    import initlint.lint.fixer as fixer
+
+    saved = SCRIPT + "# saved meanwhile\n"
+    apply_fixes = fixer.apply_fixes
+
+    def apply_then_save(text: str, fixes: list) -> tuple[str, list]:
+        (project / "train.py").write_text(saved)
+        return apply_fixes(text, fixes)
+
+    monkeypatch.setattr(fixer, "apply_fixes", apply_then_save)
+    code, _, err = run(["train.py", "--fix"], project)
+    assert code == 2 and "changed while fixing" in err
+    assert (project / "train.py").read_text() == saved
+    assert sorted(p.name for p in project.iterdir() if "initlint" in p.name) == [".initlint_cache"]
+
+
+def test_add_noqa_skips_a_file_saved_meanwhile(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import initlint.lint.noqa as noqa
+
+    saved = "# edited\n" + BROKEN
+    lint_paths = noqa.lint_paths
+
+    def lint_then_save(*args: object, **kwargs: object) -> object:
+        result = lint_paths(*args, **kwargs)
+        (project / "scale.py").write_text(saved)
+        return result
+
+    monkeypatch.setattr(noqa, "lint_paths", lint_then_save)
+    code, _, err = run(["scale.py", "--add-noqa"], project)
+    assert code == 2 and "scale.py: cannot add the noqa directives: it changed while fixing" in err
+    assert (project / "scale.py").read_text() == saved
+
+
+def test_read_only_file_is_an_error_even_in_a_writable_folder(project: Path) -> None:
+    """Replacing by a rename would need only the folder's permission; a 0444 file is still not written
+    (even by root, as editors ask before overwriting a read-only file)."""
+    os.chmod(project / "train.py", 0o444)
+    for args in (["train.py", "--fix"], ["train.py", "--add-noqa"]):
+        code, _, err = run(args, project)
+        assert code == 2
+        assert "train.py: cannot" in err and "it is read-only (mode -r--r--r--)" in err
+        assert (project / "train.py").read_text() == SCRIPT
+        assert stat.S_IMODE((project / "train.py").stat().st_mode) == 0o444
+
+
+def test_fix_keeps_hard_links_owner_and_group(project: Path) -> None:
+    target = project / "train.py"
+    link = project / "linked_train.py.txt"  # not a .py file: linted once
+    os.link(target, link)
+    if os.geteuid() == 0:  # only root may give a file away: check the owner survives the rewrite
+        os.chown(target, 4321, 4322)
+    before = target.stat()
+    code, _, err = run(["train.py", "--fix"], project)
+    assert code == 0, err
+    after = target.stat()
+    assert target.read_text() == SCRIPT_FIXED == link.read_text()  # the same file under both names
+    assert (after.st_ino, after.st_nlink, after.st_uid, after.st_gid) == (
+        before.st_ino, 2, before.st_uid, before.st_gid)
+    assert not list(project.glob(".*initlint-*"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_fix_keeps_the_owner_of_a_file_with_one_link(project: Path) -> None:
+    os.chown(project / "train.py", 4321, 4322)
+    os.chmod(project / "train.py", 0o640)
+    assert run(["train.py", "--fix"], project)[0] == 0
+    after = (project / "train.py").stat()
+    assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (4321, 4322, 0o640)
+    assert (project / "train.py").read_text() == SCRIPT_FIXED
+
+
+def test_interrupted_in_place_write_keeps_the_original(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hard-linked file is written in place; its original waits beside it until the new bytes are
+    on disk. A failing write puts it back; a kill leaves the copy, and the next run will not touch the
+    file until the user has looked."""
+    import initlint.lint.writeback as writeback
+
+    os.link(project / "train.py", project / "other_name")
+    fsync, inode = os.fsync, (project / "train.py").stat().st_ino
+
+    failed = []
+
+    def disk_full(descriptor: int) -> None:  # once: when the new text of the file itself is flushed
+        if os.fstat(descriptor).st_ino == inode and not failed:
+            failed.append(descriptor)
+            raise OSError(28, "No space left on device")
+        fsync(descriptor)
+
+    monkeypatch.setattr(writeback.os, "fsync", disk_full)
+    code, _, err = run(["train.py", "--fix"], project)
+    monkeypatch.undo()
+    assert code == 2 and "No space left on device" in err
+    assert (project / "train.py").read_text() == SCRIPT
+    assert not writeback.backup_of(project / "train.py").exists()
+
+    writeback.backup_of(project / "train.py").write_text(SCRIPT)  # as a kill mid-write leaves it
+    code, _, err = run(["train.py", "--fix"], project)
+    assert code == 2 and "an earlier fix of it was interrupted" in err and ".train.py.initlint-orig" in err
     assert (project / "train.py").read_text() == SCRIPT

@@ -34,13 +34,16 @@ def test_text_marks_fixable_findings() -> None:
         "a.py:9:7: INI003 [*] stale\n"
         "b.py:3:1: INI102 meta\n"
         "Found 2 errors.\n"
-        "[*] 1 fixable with the `--fix` option (1 hidden fixes can be enabled with the `--unsafe-fixes` option).\n"
+        "[*] 1 fixable with the `--fix` option (1 hidden fix can be enabled with the `--unsafe-fixes` option).\n"
     )
     assert format_text(FIXABLE, unsafe_fixes=True).splitlines()[1] == "b.py:3:1: INI102 [*] meta"
     assert format_text(FIXABLE[1:], fixed=3).splitlines()[-2:] == [
         "Found 4 errors (3 fixed, 1 remaining).",
-        "No fixes available (1 hidden fixes can be enabled with the `--unsafe-fixes` option).",
+        "No fixes available (1 hidden fix can be enabled with the `--unsafe-fixes` option).",
     ]
+    assert format_text([FIXABLE[1], FIXABLE[1]]).splitlines()[-1] == (
+        "No fixes available (2 hidden fixes can be enabled with the `--unsafe-fixes` option)."
+    )
 
 
 def test_github() -> None:

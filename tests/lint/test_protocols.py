@@ -472,3 +472,168 @@ class XModel(PreTrainedModel):
     assert codes(lint_tree(tmp_path, files)) == [("layers.py", "INI004", "Inner")]
     files["pkg/x.py"] = modular  # the same family in a module that is imported judges them
     assert codes(lint_tree(tmp_path, files)) == [("layers.py", "INI004", "Inner"), ("layers.py", "INI004", "Scale")]
+
+
+DIAMOND = """\
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+
+from pkg.layers import Scale
+
+
+class BasePreTrainedModel(PreTrainedModel):
+    def _init_weights(self, module):
+        pass  # writes nothing
+
+
+class LeftPreTrainedModel(BasePreTrainedModel):
+    pass
+
+
+class RightPreTrainedModel(BasePreTrainedModel):
+    def _init_weights(self, module):
+        if isinstance(module, Scale):
+            init.ones_(module.scale)
+
+
+class DiamondModel(LeftPreTrainedModel, RightPreTrainedModel):  # __mro__: Diamond, Left, Right, Base
+    def __init__(self, config):
+        super().__init__(config)
+        self.scale = Scale(4)
+"""
+
+
+def test_a_diamond_runs_the_init_weights_python_would(tmp_path: Path) -> None:
+    # depth-first, Left would reach the no-op of BasePreTrainedModel first; in C3 order (Python) Right comes first
+    layers = LAYERS[:LAYERS.index("class Inner")]
+    files = {"pkg/__init__.py": "", "pkg/layers.py": layers, "pkg/model.py": DIAMOND}
+    assert codes(lint_tree(tmp_path, files)) == []
+    swapped = DIAMOND.replace("def _init_weights(self, module):\n        if", "def _other(self, module):\n        if")
+    assert codes(lint_tree(tmp_path, {**files, "pkg/model.py": swapped})) == [("layers.py", "INI004", "Scale")]
+
+
+def test_c3_is_the_order_python_computes() -> None:
+    from initlint.lint.index import c3_merge
+
+    class O: ...
+    class A(O): ...
+    class B(O): ...
+    class C(O): ...
+    class D(O): ...
+    class E(O): ...
+    class K1(A, B, C): ...
+    class K2(D, B, E): ...
+    class K3(D, A): ...
+    class Z(K1, K2, K3): ...
+
+    def linearize(cls: type) -> list[type]:
+        parents = [b for b in cls.__bases__ if b is not object]
+        return c3_merge(cls, parents, [linearize(p) for p in parents])
+
+    assert linearize(Z) == [c for c in Z.__mro__ if c is not object]
+
+
+MMENGINE = """\
+import torch
+from torch import nn
+from mmengine.model import BaseModule
+
+
+class Head(BaseModule):
+    def __init__(self, init_cfg=None):
+        super().__init__(init_cfg)
+        self.scale = nn.Parameter(torch.empty(4))
+        self.offset = nn.Parameter(torch.empty(4))
+
+    def init_weights(self):
+        super().init_weights()
+        nn.init.ones_(self.scale)
+
+
+class Neck(BaseModule):
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.Parameter(torch.empty(4))
+"""
+
+
+def test_mmengine_base_module_needs_only_its_init_method(tmp_path: Path) -> None:
+    # mmengine's runner calls init_weights(), not reset_parameters(): by default its classes are not judged
+    assert lint_tree(tmp_path, {"heads.py": MMENGINE}) == []
+    found = lint_tree(tmp_path, {"heads.py": MMENGINE}, init_methods=("init_weights",))
+    messages = {("Head" if "`Head`" in f.message else "Neck"): (f.code, f.message) for f in found}
+    assert sorted(messages) == ["Head", "Neck"], found
+    assert messages["Head"][0] == "INI002" and "`offset`" in messages["Head"][1]
+    # INI001 names the configured method, not reset_parameters
+    assert messages["Neck"][0] == "INI001" and "defines no `init_weights()`" in messages["Neck"][1]
+    assert "Add an `init_weights()`" in messages["Neck"][1] and "reset_parameters" not in messages["Neck"][1]
+
+
+def test_ini002_speaks_of_several_tensors_in_the_plural(tmp_path: Path) -> None:
+    source = """\
+import torch
+from torch import nn
+
+
+class Pair(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Parameter(torch.empty(4))
+        self.b = nn.Parameter(torch.empty(4))
+        self.c = nn.Parameter(torch.empty(4))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        nn.init.ones_(self.a)
+"""
+    (finding,) = lint_tree(tmp_path, {"pair.py": source})
+    assert "they keep uninitialized memory. Initialize them in `reset_parameters()`" in finding.message
+    both = source.replace("nn.init.ones_(self.a)", "nn.init.ones_(self.a)\n        nn.init.ones_(self.b)")
+    (finding,) = lint_tree(tmp_path, {"pair.py": both})
+    assert "it keeps uninitialized memory. Initialize it in" in finding.message
+
+
+def _as_user_code(relative: str) -> str:
+    """A module of the installed transformers, with its relative imports made absolute: how a project
+    that copies a model (or writes one like it) holds it, with transformers outside the project."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("transformers")
+    if spec is None or spec.origin is None:
+        pytest.skip("transformers is not installed")
+    package = relative.rpartition("/")[0].replace("/", ".")
+    text = (Path(spec.origin).parent / relative).read_text(encoding="utf-8")
+    text = re.sub(r"^(\s*)from \.\.\. import", r"\1from transformers import", text, flags=re.M)
+    text = re.sub(r"^(\s*)from \.\.\.", r"\1from transformers.", text, flags=re.M)
+    return re.sub(r"^(\s*)from \.", rf"\1from transformers.{package}.", text, flags=re.M)
+
+
+def test_a_model_class_owns_tensors_too(tmp_path: Path) -> None:
+    # transformers 5.24's CLIPModel creates `logit_scale` itself, and no branch of CLIPPreTrainedModel's
+    # _init_weights writes it: built on meta, NaN-filled, `_initialize_missing_keys` leaves it NaN
+    source = _as_user_code("models/clip/modeling_clip.py")
+    found = lint_tree(tmp_path, {"myclip/__init__.py": "", "myclip/modeling_clip.py": source})
+    assert [(f.code, f.message.split("`")[1]) for f in found] == [("INI004", "CLIPModel")], found
+    assert "parameter `logit_scale`" in found[0].message
+    # a branch for the model class quiets it
+    fixed = source.replace(
+        "        elif isinstance(module, CLIPModel):\n",
+        "        elif isinstance(module, CLIPModel):\n            init.constant_(module.logit_scale, 2.6592)\n")
+    assert lint_tree(tmp_path, {"myclip/modeling_clip.py": fixed}) == []
+
+
+def test_a_parameter_list_filled_by_append(tmp_path: Path) -> None:
+    # transformers 5.24's AxialPositionEmbeddings fills `self.weights = nn.ParameterList()` with append;
+    # ReformerPreTrainedModel._init_weights writes each member (`for weight in module.weights: init.normal_`):
+    # executed, nothing stays NaN. Without that loop the list is left unwritten, and INI004 says so.
+    source = _as_user_code("models/reformer/modeling_reformer.py")
+    files = {"myreformer/__init__.py": "", "myreformer/modeling_reformer.py": source}
+    assert not [f for f in lint_tree(tmp_path, files) if "AxialPositionEmbeddings" in f.message]
+    loop = "            for weight in module.weights:\n"
+    forgotten = source.replace(loop, loop.replace("module.weights", "()"))
+    assert forgotten != source
+    found = [f for f in lint_tree(tmp_path, {**files, "myreformer/modeling_reformer.py": forgotten})
+             if "`AxialPositionEmbeddings`" in f.message]
+    assert len(found) == 1 and "parameter `weights`" in found[0].message, found

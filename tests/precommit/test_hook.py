@@ -68,7 +68,7 @@ def test_hook_fails_then_passes_and_resolves_bases_in_unstaged_files(tmp_path: P
 
     failed = pre_commit(repo, "try-repo", str(ROOT), "initlint", "--all-files")
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "pkg/child.py:13:1: INI001 `Broken` creates parameter `gain`" in failed.stdout
+    assert "pkg/child.py:13:7: INI001 `Broken` creates parameter `gain`" in failed.stdout
     assert "Child" not in failed.stdout  # its reset_parameters comes from pkg/base.py
 
     fixed = CHILD.replace("class Broken(nn.Module):", "class Broken(Base):")
@@ -117,3 +117,19 @@ def test_hook_with_fix_rewrites_staged_files(tmp_path: Path) -> None:
     git(repo, "add", ".")
     second = pre_commit(repo, "run", "--all-files")
     assert second.returncode == 0, second.stdout + second.stderr
+
+
+def test_autoupdate_freeze_pins_the_newest_commit_of_an_untagged_repository(tmp_path: Path) -> None:
+    """docs/pre-commit.md: with no release tagged, `pre-commit autoupdate --freeze` writes a commit hash."""
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("this checkout is not a git repository")
+    if subprocess.run(["git", "-C", str(ROOT), "tag"], capture_output=True, text=True).stdout.strip():
+        pytest.skip("the repository has tags: autoupdate takes the newest one")
+    (tmp_path / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {ROOT}\n    rev: placeholder\n    hooks:\n      - id: initlint\n"
+    )
+    git(tmp_path, "init", "-q")
+    updated = pre_commit(tmp_path, "autoupdate", "--freeze", "--repo", str(ROOT))
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert f"rev: {head.stdout.strip()}" in (tmp_path / ".pre-commit-config.yaml").read_text()

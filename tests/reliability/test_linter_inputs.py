@@ -57,7 +57,7 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 def test_utf8_bom_is_fine(tmp_path: Path) -> None:
     assert lint_file(tmp_path, "a.py", b"\xef\xbb\xbf" + MODULE.encode()) == [
-        "4:1: INI001 `M` creates parameter `w` but defines no `reset_parameters()`; under empty or meta-device "
+        "4:7: INI001 `M` creates parameter `w` but defines no `reset_parameters()`; under empty or meta-device "
         "init these stay uninitialized. Add a `reset_parameters()` that initializes them, and call it from `__init__`."
     ]
 
@@ -65,7 +65,7 @@ def test_utf8_bom_is_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize("newline", ["\r\n", "\r"])
 def test_crlf_and_cr_line_endings(tmp_path: Path, newline: str) -> None:
     (finding,) = lint_file(tmp_path, "a.py", MODULE.replace("\n", newline))
-    assert finding.startswith("4:1: INI001")
+    assert finding.startswith("4:7: INI001")
 
 
 def test_nul_byte(tmp_path: Path) -> None:
@@ -81,13 +81,13 @@ def test_five_megabyte_generated_file(tmp_path: Path) -> None:
     source = MODULE + blob
     assert len(source) > 5_000_000
     (finding,) = lint_file(tmp_path, "generated.py", source)
-    assert finding.startswith("4:1: INI001 `M` creates parameter `w`")
+    assert finding.startswith("4:7: INI001 `M` creates parameter `w`")
 
 
 def test_deeply_nested_expression(tmp_path: Path) -> None:
     deep = "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n"
     findings = lint_file(tmp_path, "deep.py", MODULE + deep)
-    assert len(findings) == 1 and "INI900" in findings[0] or findings[0].startswith("4:1: INI001")
+    assert len(findings) == 1 and "INI900" in findings[0] or findings[0].startswith("4:7: INI001")
 
 
 def test_deeply_nested_calls_in_a_method(tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_directory_named_like_a_python_file(tmp_path: Path) -> None:
     (tmp_path / "x.py" / "m.py").write_text(MODULE)
     (tmp_path / "pyproject.toml").touch()
     code, out, _ = cli_run(["."], tmp_path)
-    assert code == 1 and "x.py/m.py:4:1: INI001" in out
+    assert code == 1 and "x.py/m.py:4:7: INI001" in out
 
 
 def test_symlink_loop(tmp_path: Path) -> None:
@@ -175,3 +175,63 @@ def test_never_imports_or_runs_what_it_reads(tmp_path: Path) -> None:
     code, out, _ = cli_run(["."], tmp_path)
     assert code == 1 and out.count("INI001") == 2
     assert not marker.exists() and not (tmp_path / "ran2").exists()
+
+
+# --- valid Python that libcst's tokenizer reads otherwise (issue 21) ---------------------------------
+
+@pytest.mark.parametrize("source, normalised", [
+    pytest.param(  # a tab after the spaces of the enclosing block (CPython counts it to column 8)
+        'import torch\n\ndef main():\n    with torch.device("meta"):\n\t    model = torch.nn.Linear(4, 4)\n'
+        '    model.to_empty(device="cpu")\n    print(model(torch.ones(1, 4)))\n',
+        'import torch\n\ndef main():\n    with torch.device("meta"):\n            model = torch.nn.Linear(4, 4)\n'
+        '    model.to_empty(device="cpu")\n    print(model(torch.ones(1, 4)))\n', id="tab-indentation"),
+    pytest.param(  # a form feed at the start of a more deeply indented line (CPython restarts the count)
+        'import torch\nif 1:\n\x0c if 2:\n  with torch.device("meta"):\n   model = torch.nn.Linear(4, 4)\n'
+        '  model.to_empty(device="cpu")\n  print(model(torch.ones(1, 4)))\n',
+        'import torch\nif 1:\n if 2:\n  with torch.device("meta"):\n   model = torch.nn.Linear(4, 4)\n'
+        '  model.to_empty(device="cpu")\n  print(model(torch.ones(1, 4)))\n', id="form-feed"),
+])
+def test_file_cpython_parses_is_never_ini900(tmp_path: Path, source: str, normalised: str) -> None:
+    import ast
+
+    import libcst
+
+    ast.parse(source)
+    with pytest.raises(libcst.ParserSyntaxError):  # the trigger is real: libcst alone rejects it
+        libcst.parse_module(source)
+    found = lint_file(tmp_path, "odd.py", source)
+    assert found == lint_file(tmp_path, "plain.py", normalised)
+    assert found and not any("INI900" in f for f in found)
+
+
+def test_columns_after_tabs_are_those_of_the_original(tmp_path: Path) -> None:
+    source = ('import torch\n\ndef main():\n    if 1:\n\t    pass\n    pass\n\n'  # the trigger
+              'def other():\n\twith torch.device("meta"):\n\t\tm = torch.nn.Linear(4, 4)\n'
+              '\tm.to_empty(device="cpu")\n\tprint(m(torch.ones(1, 4)))\n')
+    (finding,) = lint_file(tmp_path, "odd.py", source)
+    assert finding.startswith("11:2: INI103")  # after the tab, not after the eight spaces it stands for
+
+
+def test_internal_error_exits_2_not_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug of initlint's must not read as "findings" (1) to CI: 2, with the traceback and a sentence."""
+    (tmp_path / "pyproject.toml").touch()
+    (tmp_path / "m.py").write_text(MODULE)
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise KeyError("deps")
+
+    monkeypatch.setattr(engine.Project, "analyze", bug)
+    code, _, err = cli_run(["m.py", "--no-cache"], tmp_path)
+    assert code == 2
+    assert "Traceback" in err and "KeyError: 'deps'" in err and "internal error" in err
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="needs a file system that takes any bytes as a name")
+def test_file_name_that_is_not_utf8_is_linted_cached_and_fixed(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").touch()
+    name = os.fsdecode(b"caf\xe9.py")  # a surrogate escape in Python
+    (tmp_path / name).write_text(MODULE)
+    for args in ([".", "--format", "json"], [".", "--fix", "--unsafe-fixes"], ["."]):
+        code, _, err = cli_run(args, tmp_path)
+        assert code in (0, 1) and "Traceback" not in err, err
+    assert code == 0  # fixed, and read from the cache again without a traceback

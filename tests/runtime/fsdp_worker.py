@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.distributed.checkpoint as dcp
 from torch import nn
+from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import fully_shard
 
@@ -22,7 +23,34 @@ def sharded(mesh: object) -> nn.Module:
     return model
 
 
+def full_state_dict_load(rank: int, world_size: int, how: str) -> dict:
+    """A Hugging Face style full checkpoint into a sharded meta model, as torchtitan and torchtune load it.
+
+    ``how``: ``full`` (every rank has it) or ``broadcast`` (rank 0 has it), ``-partial`` without ``2.bias``.
+    """
+    mesh = init_device_mesh("cpu", (world_size,))
+    torch.manual_seed(0)
+    full = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)).state_dict()
+    if how.endswith("-partial"):
+        del full["2.bias"]
+    broadcast = how.startswith("broadcast")
+    with verified_empty_init(torch.device("meta")) as tracker:
+        model = sharded(mesh)
+    options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=broadcast, strict=False)
+    set_model_state_dict(model, dict(full) if rank == 0 or not broadcast else {}, options=options)  # it mutates the dict
+    try:
+        report = tracker.check()
+        loaded = {k: v.full_tensor() for k, v in model.state_dict().items()}
+        equal = all(torch.equal(loaded[k], full[k]) for k in full)
+        return {"rank": rank, "ok": True, "counts": report.global_counts, "equal": equal}
+    except UninitializedWeightsError as error:
+        names = sorted(r.name for r in error.report.failures)
+        return {"rank": rank, "ok": False, "names": names, "statuses": sorted({r.status for r in error.report.failures})}
+
+
 def work(rank: int, world_size: int, reset: str, checkpoint: str = "") -> dict:
+    if reset.startswith(("full", "broadcast")):
+        return full_state_dict_load(rank, world_size, reset)
     mesh = init_device_mesh("cpu", (world_size,))
     if reset.startswith("dcp"):
         torch.manual_seed(0)

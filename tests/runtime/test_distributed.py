@@ -36,3 +36,17 @@ def test_fsdp2_dcp_load_missing_key_names_it_on_every_rank(tmp_path: Path) -> No
     results = run_ranks(WORKER, tmp_path, "dcp-partial", str(tmp_path / "dcp"))
     assert not any(r["ok"] for r in results), results
     assert all(r["names"] == ["2.bias"] for r in results), results
+
+
+@pytest.mark.parametrize("how", ["full", "broadcast"])
+@pytest.mark.parametrize("world_size", [1, 2])
+def test_fsdp2_full_state_dict_load_into_meta_passes(tmp_path: Path, how: str, world_size: int) -> None:
+    """distribute_tensor / broadcast write each shard through a collective: those are writes."""
+    results = run_ranks(WORKER, tmp_path, how, world_size=world_size)
+    assert all(r["ok"] and r["equal"] for r in results), results
+
+
+@pytest.mark.parametrize("how", ["full-partial", "broadcast-partial"])
+def test_fsdp2_partial_full_state_dict_names_exactly_the_missing_key_on_every_rank(tmp_path: Path, how: str) -> None:
+    results = run_ranks(WORKER, tmp_path, how)
+    assert all(not r["ok"] and r["names"] == ["2.bias"] for r in results), results

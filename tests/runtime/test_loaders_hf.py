@@ -145,3 +145,93 @@ def test_reinitialized_by_init_weights_after_load_is_warned(tmp_path: Path) -> N
     with pytest.warns(Warning, match="block.lin.weight"):
         report = tracker.check()
     assert report.ok and report.by_name()["block.lin.weight"].status == Status.REINITIALIZED
+
+
+@pytest.mark.parametrize("drop", [False, True])
+@pytest.mark.parametrize("keep", ["merge_and_unload", "base_model"])
+def test_peft_adapter_loaded_then_wrapper_dropped(tmp_path: Path, keep: str, drop: bool) -> None:
+    """PeftModel.from_pretrained inside the context, then only the merged or the base model is kept."""
+    peft = pytest.importorskip("peft")
+    from safetensors.torch import load_file, save_file
+
+    save_llama(tmp_path / "base")
+    base = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "base")
+    config = peft.LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    peft.get_peft_model(base, config).save_pretrained(tmp_path / "adapter")
+    adapter = tmp_path / "adapter" / "adapter_model.safetensors"
+    lora_a = "base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"
+    if drop:
+        state = load_file(adapter)
+        del state[lora_a]
+        save_file(state, adapter, metadata={"format": "pt"})
+    with verified_empty_init() as tracker:
+        wrapped = peft.PeftModel.from_pretrained(
+            transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "base"), tmp_path / "adapter"
+        )
+    model = wrapped.merge_and_unload() if keep == "merge_and_unload" else wrapped.base_model.model
+    del wrapped
+    if not drop:
+        model(torch.tensor([[1, 2, 3]]))
+        assert tracker.verdict.ok
+        return
+    with pytest.raises(UninitializedWeightsError) as error:
+        model(torch.tensor([[1, 2, 3]]))
+    if keep == "merge_and_unload":  # the merge computed the weight from the unwritten lora_A
+        assert {(r.name, r.origin) for r in error.value.report.failures} == {
+            ("model.layers.1.self_attn.q_proj.weight", "derived")
+        }
+    else:
+        assert failed(error) == {"model.layers.1.self_attn.q_proj.lora_A.default.weight"}
+
+
+class _BufferConfig(transformers.PretrainedConfig):
+    model_type = "initlint-buffer"
+
+    def __init__(self, hidden: int = 8, **kwargs: object) -> None:
+        self.hidden = hidden
+        super().__init__(**kwargs)
+
+
+class _BufferModel(transformers.PreTrainedModel):
+    """transformers#48892: a non-persistent buffer its _init_weights does not cover."""
+
+    config_class = _BufferConfig
+    base_model_prefix = ""
+
+    def __init__(self, config: _BufferConfig) -> None:
+        super().__init__(config)
+        self.lin = nn.Linear(config.hidden, config.hidden)
+        self.register_buffer("pos", torch.arange(config.hidden, dtype=torch.float32), persistent=False)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            module.weight.data.normal_()
+            module.bias.data.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x) + self.pos
+
+
+def test_from_pretrained_non_persistent_buffer_left_uninitialized_is_named(tmp_path: Path) -> None:
+    """transformers 5.24 still materializes it with empty_like (NaN under fill_uninitialized_memory)."""
+    _BufferModel(_BufferConfig()).save_pretrained(tmp_path)
+    with verified_empty_init() as tracker:
+        model = _BufferModel.from_pretrained(tmp_path)
+    with pytest.raises(UninitializedWeightsError) as error:
+        model(torch.ones(1, 8))
+    assert failed(error) == {"pos"}
+    del tracker
+
+
+def test_init_empty_weights_to_empty_then_load_state_dict_leaves_rope_inv_freq(tmp_path: Path) -> None:
+    """transformers#34234: to_empty() re-allocates the buffers init_empty_weights had computed."""
+    state = save_llama(tmp_path)
+    with verified_empty_init(accelerate.init_empty_weights()) as tracker:
+        model = transformers.LlamaForCausalLM(tiny_llama_config())
+    model.to_empty(device="cpu")
+    model.load_state_dict(state)
+    with pytest.raises(UninitializedWeightsError) as error:
+        model(torch.tensor([[1, 2, 3]]))
+    assert failed(error) == {"model.rotary_emb.inv_freq", "model.rotary_emb.original_inv_freq"}  # persistent=False
+    del tracker

@@ -110,6 +110,21 @@ class LspClient:
             raise RuntimeError(f"{method} failed: {response['error']}")
         return response.get("result")
 
+    def send_raw(self, data: bytes) -> None:
+        """Write bytes as they are (headers included): for messages no well-behaved client sends."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    def response(self, ident: int | str | None, timeout: float = 30) -> Message:
+        """The whole response (result or error) with id ``ident``; consumed."""
+        deadline = time.monotonic() + timeout
+        while ident not in self._responses:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no response with id {ident!r} within {timeout}s")
+            self._pump(0.1)
+        return self._responses.pop(ident)
+
     def notify(self, method: str, params: Any = None) -> None:
         """Send a notification."""
         self._send({"method": method, "params": params})

@@ -116,7 +116,7 @@ def test_broken_module_is_reported_at_its_class_line_and_clears_when_fixed(clien
     client.open(path)
     (finding,) = client.diagnostics(path, version=1)
     assert finding["code"] == "INI001" and finding["source"] == "initlint"
-    assert finding["range"] == {"start": {"line": 4, "character": 0}, "end": {"line": 4, "character": 5}}
+    assert finding["range"] == {"start": {"line": 4, "character": 6}, "end": {"line": 4, "character": 11}}  # `Scale`
     assert finding["codeDescription"]["href"].endswith("/rules/INI001/")
     assert "`Scale` creates parameter `gain`" in finding["message"]
     client.change(path, FIXED, version=2)
@@ -212,6 +212,18 @@ def test_workspace_indexing_reports_progress(client: LspClient, project: Path) -
              if m["method"] == "$/progress" and m["params"]["token"] == token]
     assert kinds[0] == "begin" and kinds[-1] == "end"
     assert end["params"]["value"]["message"] == "4 files indexed"
+
+
+def test_workspace_indexing_counts_one_file_in_the_singular(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (tmp_path / "scale.py").write_text(BROKEN)
+    client = LspClient(cwd=tmp_path)
+    try:
+        client.initialize(tmp_path)
+        end = client.wait_for(lambda m: m["method"] == "$/progress" and m["params"]["value"]["kind"] == "end")
+    finally:
+        client.close()
+    assert end["params"]["value"]["message"] == "1 file indexed"
 
 
 def test_a_crash_analysing_one_document_is_logged_and_the_server_goes_on(project: Path) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from initlint.lint import known
-from initlint.lint.index import ProjectIndex
+from initlint.lint.index import ProjectIndex, c3_merge
+from initlint.lint.protocols.hf_table import PRETRAINED_BASES
 from initlint.lint.summary import ClassSummary
 from initlint.lint.torch_table import BUILTIN_MODULES
 
@@ -26,7 +27,7 @@ class Known:
     name: str  # canonical
     module: str  # "" for built-ins and unknown classes
     summary: ClassSummary | None
-    ancestors: list[Known] = field(default_factory=list)  # itself first, depth-first
+    ancestors: list[Known] = field(default_factory=list)  # itself first, in C3 order (``__mro__``)
     complete: bool = True  # every ancestor resolved
 
     @property
@@ -69,17 +70,20 @@ def lookup(index: ProjectIndex, qualified: str, cache: dict[str, Known]) -> Know
     cache[name] = known_class  # before the ancestors: a cycle ends here
     known_class.ancestors = [known_class]
     if summary is None:
-        known_class.complete = name.startswith("torch:") or name in _HARMLESS
+        known_class.complete = name.startswith("torch:") or name in _HARMLESS or name in _HF_MIXINS
+        if name in PRETRAINED_BASES:  # read from the table, whether or not transformers is in the project
+            known_class.complete = True
+            known_class.ancestors.append(lookup(index, "torch.nn.Module", cache))
         return known_class
+    parents = []
     for base in summary.bases:
         if base is None:
             known_class.complete = False
             continue
         parent = lookup(index, base, cache)
         known_class.complete &= parent.complete
-        for ancestor in parent.ancestors:
-            if all(ancestor is not seen for seen in known_class.ancestors):
-                known_class.ancestors.append(ancestor)
+        parents.append(parent)
+    known_class.ancestors = c3_merge(known_class, parents, [parent.ancestors for parent in parents])
     return known_class
 
 
@@ -89,3 +93,10 @@ def ancestry(index: ProjectIndex, module: str, cls: ClassSummary, cache: dict[st
 
 
 _HARMLESS = frozenset({"object", "abc.ABC", "typing.Generic", "typing.Protocol", "enum.Enum"})
+# transformers' mixins of model classes (``XForCausalLM(XPreTrainedModel, GenerationMixin)``): not modules,
+# so no ``isinstance(module, nn.Linear)`` can hold for a class because of them
+_HF_MIXINS = frozenset({
+    "transformers.GenerationMixin",
+    "transformers.generation.GenerationMixin",
+    "transformers.generation.utils.GenerationMixin",
+})

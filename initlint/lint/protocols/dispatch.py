@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from initlint.lint.astwalk import walk
 from initlint.lint.names import ImportTable, dotted, strip_tensor
 
 __all__ = ["read_dispatch", "UNKNOWN", "DYNAMIC"]
@@ -39,6 +40,7 @@ class _Reader:
 
     def __init__(self, name: str, table: ImportTable, self_name: str | None) -> None:
         self.names = {name}  # the argument and its local aliases
+        self.members: dict[str, str] = {}  # loop variable -> the container of the module it runs over
         self.table = table
         self.self_name = self_name
 
@@ -73,6 +75,9 @@ class _Reader:
         attribute = self._attribute(node)
         if attribute is not None:
             return [["write", attribute]]
+        stripped = strip_tensor(node)
+        if isinstance(stripped, ast.Name) and stripped.id in self.members:  # for w in module.weights: normal_(w)
+            return [["write", self.members[stripped.id]]]
         child = self._child(node)
         return [["child", *child]] if child is not None else []
 
@@ -163,9 +168,9 @@ class _Reader:
         found: list[Any] = []
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             found += self._assignment(node)
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Call):
-                found += self._call(sub)
+        for sub in walk(node):
+            if type(sub) is ast.Call:
+                found += self._call(sub)  # type: ignore[arg-type]
         return found
 
     def _chain(self, node: ast.If) -> list[Any] | None:
@@ -193,7 +198,22 @@ class _Reader:
                 found.append(["all", "buffer"])
         if isinstance(iterable, (ast.Tuple, ast.List)):  # for p in (module.weight, module.bias)
             found += [["write", a] for e in iterable.elts if (a := self._attribute(e)) is not None]
+        container = self._container(iterable)
+        if container is not None and isinstance(node.target, ast.Name):
+            self.members[node.target.id] = container
+        else:
+            for target in ast.walk(node.target):
+                if isinstance(target, ast.Name):
+                    self.members.pop(target.id, None)
         return found + self.steps(node.body) + self.steps(node.orelse)
+
+    def _container(self, iterable: ast.expr) -> str | None:
+        """``X`` when a loop runs over the members of ``module.X`` (``module.X.values()``, ``.parameters()``):
+        a ``ParameterList``/``ParameterDict`` whose members the body writes."""
+        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute) and not iterable.args \
+                and iterable.func.attr in ("values", "parameters"):
+            iterable = iterable.func.value
+        return self._attribute(iterable) if isinstance(iterable, ast.Attribute) else None
 
     def _assignment(self, node: ast.Assign | ast.AnnAssign | ast.AugAssign) -> list[Any]:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from initlint.lint.astwalk import walk
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.protocols.dispatch import read_dispatch
 from initlint.lint.summary import ClassSummary, FileSummary
@@ -52,6 +53,43 @@ def collect_protocol_facts(
             facts = _function_facts(statement, table, mappings)
             if facts:
                 summary.functions[statement.name] = facts
+
+
+class _Nodes:
+    """The nodes of one function the facts are read from, gathered in one walk of its tree.
+
+    Breadth-first, as ``ast.walk`` orders them (``builds`` and ``applies`` keep that order); each
+    reader below goes through its own short list instead of walking the function again.
+    """
+
+    __slots__ = ("calls", "flow", "stores", "subscripts", "returns", "assigns")
+
+    def __init__(self, function: ast.AST) -> None:
+        self.calls: list[ast.Call] = []
+        self.flow: list[ast.Call | ast.For | ast.AsyncFor] = []  # calls and loops, in walk order
+        self.stores: list[ast.Attribute] = []  # ``x.attr = ...`` targets
+        self.subscripts: list[ast.Subscript] = []  # ``name[...]`` read
+        self.returns: list[ast.Return] = []  # with a value
+        self.assigns: list[ast.Assign] = []  # one target, a call as value
+        for node in walk(function):
+            kind = type(node)
+            if kind is ast.Call:
+                self.calls.append(node)  # type: ignore[arg-type]
+                self.flow.append(node)  # type: ignore[arg-type]
+            elif kind is ast.Attribute:
+                if type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
+                    self.stores.append(node)  # type: ignore[arg-type]
+            elif kind is ast.Subscript:
+                if type(node.value) is ast.Name and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+                    self.subscripts.append(node)  # type: ignore[arg-type]
+            elif kind is ast.For or kind is ast.AsyncFor:
+                self.flow.append(node)  # type: ignore[arg-type]
+            elif kind is ast.Return:
+                if node.value is not None:  # type: ignore[attr-defined]
+                    self.returns.append(node)  # type: ignore[arg-type]
+            elif kind is ast.Assign:
+                if len(node.targets) == 1 and type(node.value) is ast.Call:  # type: ignore[attr-defined]
+                    self.assigns.append(node)  # type: ignore[arg-type]
 
 
 def _class_mappings(module: ast.Module, table: ImportTable) -> dict[str, dict[str, Any]]:
@@ -98,21 +136,22 @@ def _class_facts(node: ast.ClassDef, table: ImportTable, mappings: dict[str, dic
     dispatches: dict[str, Any] = {}
     applies: dict[str, Any] = {}
     children: dict[str, str] = {}
-    methods = [m for m in node.body if isinstance(m, _FUNCTIONS)]
+    methods = [(m, _Nodes(m)) for m in node.body if isinstance(m, _FUNCTIONS)]
     # a class with one dispatch may hand the module to any of its methods (``self._init_bias(module)``)
-    dispatching = any(len(_positional(m)) >= 2 and _dispatches_over(m, _positional(m)[1].arg) for m in methods)
-    for method in methods:
+    dispatching = any(len(_positional(m)) >= 2 and _dispatches_over(m, nodes, _positional(m)[1].arg)
+                      for m, nodes in methods)
+    for method, nodes in methods:
         positional = _positional(method)
         self_name = positional[0].arg if positional else "self"
-        attributes.update(_self_attributes(method, self_name))
+        attributes.update(_self_attributes(nodes, self_name))
         if method.name == "__init__":
-            builds = _builds(method, table, mappings)
-            children = _children(method, self_name, table)
+            builds = _builds(method, nodes, table, mappings)
+            children = _children(nodes, self_name, table)
         if dispatching and len(positional) >= 2 and method.name != "__init__":
             dispatch = read_dispatch(method, table, method=True)
             if dispatch is not None:  # an empty one too: an override that writes nothing
                 dispatches[method.name] = dispatch
-        applied = _applied(method, self_name, table)
+        applied = _applied(nodes, self_name, table)
         if applied:
             applies[method.name] = applied
     facts: dict[str, Any] = {}
@@ -131,41 +170,41 @@ def _function_facts(
     node: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable, mappings: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     facts: dict[str, Any] = {}
-    built = [name for name in _builds(node, table, mappings) if not name.startswith("call:")]
+    nodes = _Nodes(node)
+    built = [name for name in _builds(node, nodes, table, mappings) if not name.startswith("call:")]
     if built:  # a factory's classes join its caller's tree; a mutator's, the tree it is handed
-        returns = any(isinstance(sub, ast.Return) and sub.value is not None for sub in ast.walk(node))
-        facts["makes" if returns else "places"] = built
+        facts["makes" if nodes.returns else "places"] = built
     positional = [*node.args.posonlyargs, *node.args.args]
-    if positional and _dispatches_over(node, positional[0].arg):
+    if positional and _dispatches_over(node, nodes, positional[0].arg):
         dispatch = read_dispatch(node, table, method=False)
         if dispatch:
             facts["dispatch"] = dispatch
-    returns = [ref for sub in ast.walk(node) if isinstance(sub, ast.Return) and sub.value is not None
-               for ref in [_function_ref(sub.value, table, None)] if ref is not None and ref[0] != "inline"]
+    returns = [ref for sub in nodes.returns for ref in [_function_ref(sub.value, table, None)]  # type: ignore[arg-type]
+               if ref is not None and ref[0] != "inline"]
     if returns:
         facts["returns"] = returns
     return facts
 
 
-def _dispatches_over(node: ast.FunctionDef | ast.AsyncFunctionDef, argument: str) -> bool:
+def _dispatches_over(node: ast.FunctionDef | ast.AsyncFunctionDef, nodes: _Nodes, argument: str) -> bool:
     """Worth reading as a dispatch: named like an initializer, or tests ``isinstance(argument, ...)``."""
     if "init" in node.name.lower() and node.name != "__init__":
         return True
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Call) and dotted(sub.func) == "isinstance" and sub.args:
+    for sub in nodes.calls:
+        if sub.args and dotted(sub.func) == "isinstance":
             first = sub.args[0]
             if isinstance(first, ast.Name) and first.id == argument:
                 return True
     return False
 
 
-def _self_attributes(method: ast.FunctionDef | ast.AsyncFunctionDef, self_name: str) -> set[str]:
+def _self_attributes(nodes: _Nodes, self_name: str) -> set[str]:
     found = set()
-    for sub in ast.walk(method):
-        if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store):
-            if isinstance(sub.value, ast.Name) and sub.value.id == self_name:
-                found.add(sub.attr)
-        elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.args:
+    for store in nodes.stores:
+        if isinstance(store.value, ast.Name) and store.value.id == self_name:
+            found.add(store.attr)
+    for sub in nodes.calls:
+        if isinstance(sub.func, ast.Attribute) and sub.args:
             receiver = sub.func.value
             if isinstance(receiver, ast.Name) and receiver.id == self_name and sub.func.attr in (
                 "register_buffer", "register_parameter", "register_module", "add_module"
@@ -173,7 +212,7 @@ def _self_attributes(method: ast.FunctionDef | ast.AsyncFunctionDef, self_name: 
                 name = sub.args[0]
                 if isinstance(name, ast.Constant) and isinstance(name.value, str):
                     found.add(name.value)
-        elif isinstance(sub, ast.Call) and dotted(sub.func) == "setattr" and len(sub.args) >= 2:
+        elif isinstance(sub.func, ast.Name) and sub.func.id == "setattr" and len(sub.args) >= 2:
             first, name = sub.args[0], sub.args[1]
             if isinstance(first, ast.Name) and first.id == self_name and isinstance(name, ast.Constant):
                 found.add(str(name.value))
@@ -181,7 +220,8 @@ def _self_attributes(method: ast.FunctionDef | ast.AsyncFunctionDef, self_name: 
 
 
 def _builds(
-    init: ast.FunctionDef | ast.AsyncFunctionDef, table: ImportTable, mappings: dict[str, dict[str, Any]]
+    init: ast.FunctionDef | ast.AsyncFunctionDef, nodes: _Nodes, table: ImportTable,
+    mappings: dict[str, dict[str, Any]]
 ) -> list[str]:
     """The classes ``__init__`` (or a function) constructs: capitalized callees, argument defaults that are
     called, and the classes of a module-level dict of classes that is subscripted and called."""
@@ -195,9 +235,7 @@ def _builds(
         if default is not None and (name := table.qualify(default) or dotted(default)) is not None:
             defaults[arg.arg] = name
     found: list[str] = []
-    for sub in ast.walk(init):
-        if not isinstance(sub, ast.Call):
-            continue
+    for sub in nodes.calls:
         func = sub.func
         name: str | None = None
         if isinstance(func, ast.Name) and func.id in defaults:
@@ -210,38 +248,36 @@ def _builds(
             name = f"call:{qualified}"  # build_position_encoding(...): the classes that factory makes
         if name is not None and name not in found:
             found.append(name)
-    called = {id(sub.func) for sub in ast.walk(init) if isinstance(sub, ast.Call)}
-    for sub in ast.walk(init):
-        if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and isinstance(sub.ctx, ast.Load):
-            key = sub.slice.value if isinstance(sub.slice, ast.Constant) and isinstance(sub.slice.value, str) else ""
-            if sub.value.id in mappings:
-                built = mapped_classes(mappings[sub.value.id], key, id(sub) in called)
-            elif (qualified := table.qualify(sub.value)) is not None:  # ACT2FN of another module
-                built = [f"map:{qualified}|{key}|{int(id(sub) in called)}"]
-            else:
-                continue
-            found += [b for b in built if b not in found]
+    called = {id(sub.func) for sub in nodes.calls}
+    for sub in nodes.subscripts:
+        key = sub.slice.value if isinstance(sub.slice, ast.Constant) and isinstance(sub.slice.value, str) else ""
+        if sub.value.id in mappings:
+            built = mapped_classes(mappings[sub.value.id], key, id(sub) in called)
+        elif (qualified := table.qualify(sub.value)) is not None:  # ACT2FN of another module
+            built = [f"map:{qualified}|{key}|{int(id(sub) in called)}"]
+        else:
+            continue
+        found += [b for b in built if b not in found]
     return found
 
 
-def _children(init: ast.FunctionDef | ast.AsyncFunctionDef, self_name: str, table: ImportTable) -> dict[str, str]:
+def _children(nodes: _Nodes, self_name: str, table: ImportTable) -> dict[str, str]:
     """``self.gate = Router(...)`` in ``__init__``: attribute -> the class built into it."""
     found: dict[str, str] = {}
-    for sub in ast.walk(init):
-        if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call) and len(sub.targets) == 1:
-            target = sub.targets[0]
-            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == self_name:
-                if (dotted(sub.value.func) or "").rpartition(".")[2][:1].isupper():
-                    qualified = table.qualify(sub.value.func)
-                    if qualified is not None:
-                        found[target.attr] = qualified
+    for sub in nodes.assigns:
+        target, call = sub.targets[0], sub.value
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == self_name:
+            if (dotted(call.func) or "").rpartition(".")[2][:1].isupper():  # type: ignore[attr-defined]
+                qualified = table.qualify(call.func)  # type: ignore[attr-defined]
+                if qualified is not None:
+                    found[target.attr] = qualified
     return found
 
 
-def _applied(method: ast.FunctionDef | ast.AsyncFunctionDef, self_name: str, table: ImportTable) -> list[Any]:
-    """What ``method`` applies over its module tree."""
+def _applied(nodes: _Nodes, self_name: str, table: ImportTable) -> list[Any]:
+    """What a method applies over its module tree."""
     found: list[Any] = []
-    for sub in ast.walk(method):
+    for sub in nodes.flow:
         if isinstance(sub, ast.Call):
             target = _applied_function(sub, self_name)
             if target is not None:

@@ -51,6 +51,7 @@ class Verdict:
 
     protocol: str  # "hugging-face" or "init-method"
     judged: list[Judged] = field(default_factory=list)
+    model: bool = False  # the class is itself a ``PreTrainedModel`` (a module, known or not)
 
     def missing(self, tensors: Iterable[TensorDef]) -> dict[str, list[str]]:
         """label -> the tensors that initializer leaves unwritten."""
@@ -225,7 +226,7 @@ class Protocols:
             if not reaching:
                 reaching = [r for r in roots if subject.name in self._members_of_file(r.known.module)]
             if reaching:
-                return Verdict(kind, self._judge(view, subject, reaching))
+                return Verdict(kind, self._judge(view, subject, reaching), bool(subject.names() & PRETRAINED_BASES))
         return None
 
     def _judge(self, view: ClassView, subject: Known, roots: list[_Root]) -> list[Judged]:

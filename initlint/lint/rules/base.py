@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -100,13 +101,19 @@ class Rule:
 _CREATES_TENSORS = re.compile(r"Parameter\(|register_parameter|register_buffer|Buffer\(")
 
 
+@lru_cache(maxsize=1)
+def _creates_tensors(text: str) -> bool:
+    """Searched once per file text, though every class rule asks (the same ``str`` hits the cache)."""
+    return _CREATES_TENSORS.search(text) is not None
+
+
 class ClassRule(Rule):
     """A rule that judges one class, with the whole project's classes resolved."""
 
     @classmethod
     def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
         """Class rules look at classes that create tensors."""
-        return _CREATES_TENSORS.search(text) is not None
+        return _creates_tensors(text)
 
     def check(self, view: ClassView) -> Iterator[str]:
         """Yield a message for each problem of ``view``'s class (reported at its ``class`` line)."""

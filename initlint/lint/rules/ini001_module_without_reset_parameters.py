@@ -54,6 +54,19 @@ class ModuleWithoutResetParameters(ClassRule):
 import torch
 from torch import nn
 
+class BinaryCrossEntropy(nn.Module):
+    def __init__(self, pos_weight: torch.Tensor | float | None = None) -> None:
+        super().__init__()
+        if pos_weight is not None and not isinstance(pos_weight, torch.Tensor):
+            pos_weight = torch.tensor(pos_weight)  # made here only on this path: else the caller's tensor
+        self.register_buffer("pos_weight", pos_weight)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
 class ScaledLinear(nn.Module):
     def __init__(self, features: int) -> None:
         super().__init__()
@@ -99,6 +112,35 @@ class NotAModule:  # a Parameter on a plain object is not a module's tensor
         ),
     )
     INVALID = (
+        Invalid(
+            """\
+import torch
+
+Base = torch.nn.Module  # a base named through a module-level alias
+
+class Scale(Base):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.empty(dim))
+""",
+            line=5,
+            mentions=('parameter `scale`',),
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Experts(nn.Module):
+    def __init__(self, names: list[str], dim: int) -> None:
+        super().__init__()
+        self.weights = nn.ParameterDict()  # filled below, one parameter per name
+        for name in names:
+            self.weights[name] = nn.Parameter(torch.empty(dim, dim))
+""",
+            line=4,
+            mentions=("parameter `weights`",),
+        ),
         Invalid(
             """\
 import torch
@@ -300,11 +342,18 @@ class Adapter(nn.Module):
         verdict = view.protocol
         if verdict is not None and (verdict.protocol == "hugging-face" or verdict.covered(view.tensors)):
             return  # INI004 judges Hugging Face classes; INI002 the rest of a partly covered class
+        methods = view.index.init_methods or ("reset_parameters",)
         hint = ""
-        if any("_reset_parameters" in getattr(c, "methods", {}) for c in view.mro):
+        if "reset_parameters" in methods and any("_reset_parameters" in getattr(c, "methods", {}) for c in view.mro):
             hint = " (it has `_reset_parameters()`, which sharded strategies never call: rename it)"
+        named = " or ".join(f"`{method}()`" for method in methods)
+        call = ", and call it from `__init__`" if methods[0] == "reset_parameters" else ""
         yield (
-            f"`{view.cls.name}` creates {view.describe()} but defines no `reset_parameters()`{hint}; "
-            "under empty or meta-device init these stay uninitialized. Add a `reset_parameters()` that "
-            "initializes them, and call it from `__init__`."
+            f"`{view.cls.name}` creates {view.describe()} but defines no {named}{hint}; under empty or "
+            f"meta-device init these stay uninitialized. Add {_article(methods[0])} `{methods[0]}()` that "
+            f"initializes them{call}."
         )
+
+
+def _article(word: str) -> str:
+    return "an" if word.lstrip("_")[:1] in ("a", "e", "i", "o", "u") else "a"

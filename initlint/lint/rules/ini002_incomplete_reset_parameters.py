@@ -38,6 +38,82 @@ class IncompleteResetParameters(ClassRule):
 import torch
 from torch import nn
 
+class Table(nn.Module):
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        weight = weight.float()  # still the caller's tensor
+        self.register_buffer("weight", weight)
+        self.bias = nn.Parameter(torch.empty(4))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        import torch.nn.init as init  # a module imported here: its in-place functions write their argument
+        init.zeros_(self.bias)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class GATLayer(nn.Module):
+    def __init__(self, heads: int, dim: int) -> None:
+        super().__init__()
+        self.att = nn.Parameter(torch.empty(1, heads, 2 * dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_normal_(self.att.view(self.att.size(1), -1))  # a view writes `att` itself
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class Experts(nn.Module):
+    def __init__(self, names: list[str], dim: int) -> None:
+        super().__init__()
+        self.weights = nn.ParameterDict()
+        for name in names:
+            self.weights[name] = nn.Parameter(torch.empty(dim, dim))
+        self.cache = []
+        self.cache.append(nn.Parameter(torch.empty(dim)))  # a plain list: not a tensor of the module
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for weight in self.weights.values():
+            nn.init.normal_(weight)
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class Base(nn.Module):
+    def reset_parameters(self) -> None:
+        pass
+
+class Plain(Base):
+    pass
+
+class Scaled(Base):
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.scale)
+
+class Layer(Plain, Scaled):  # __mro__: Layer, Plain, Scaled, Base: Scaled.reset_parameters runs
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.empty(dim))
+        self.reset_parameters()
+"""
+        ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
 class Affine(nn.Module):
     def __init__(self, n: int) -> None:
         super().__init__()
@@ -147,6 +223,64 @@ class Mixture(nn.Module):
         ),
     )
     INVALID = (
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Smooth(nn.Module):
+    def __init__(self, kernel_size: int) -> None:
+        super().__init__()
+        kernel_size = torch.tensor(kernel_size)  # named like the argument, but a tensor made here
+        self.register_buffer("kernel_size", kernel_size)
+        self.weight = nn.Parameter(torch.empty(4))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.weight)
+""",
+            line=4,
+            mentions=('buffer `kernel_size`',),
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Restart(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(dim))
+        self.register_buffer("initial", torch.empty(dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        weight = self.weight.data
+        weight.copy_(self.initial)  # reads `initial`, which nothing ever writes
+""",
+            line=4,
+            mentions=('buffer `initial`',),
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Scales(nn.Module):
+    def __init__(self, n: int, dim: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.empty(dim))
+        self.scales = nn.ParameterList()
+        for _ in range(n):
+            self.scales.append(nn.Parameter(torch.empty(dim)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.bias)  # the appended scales are forgotten
+""",
+            line=4,
+            mentions=("parameter `scales`",),
+        ),
         Invalid(
             """\
 import torch
@@ -262,9 +396,10 @@ class Norm(nn.Module):
             return
         inherited = method not in view.cls.methods
         where = f"the inherited `{method}()`" if inherited else f"`{method}()`"
+        they, keep, them = ("they", "keep", "them") if len(missing) > 1 else ("it", "keeps", "it")
         yield (
             f"{where} of `{view.cls.name}` never initializes {view.describe(missing)}; under empty or "
-            f"meta-device init it keeps uninitialized memory. Initialize it in `{method}()`."
+            f"meta-device init {they} {keep} uninitialized memory. Initialize {them} in `{method}()`."
         )
 
 
@@ -276,8 +411,9 @@ def _left_by_roots(view: ClassView, left: list[TensorDef]) -> Iterator[str]:
     if not names:
         return
     roots = ", ".join(label for label, missing in missed.items() if missing)
+    they = "they keep" if len(names) > 1 else "it keeps"
     yield (
         f"{roots}, applied over the module tree, never initializes {view.describe(names)} of "
-        f"`{view.cls.name}` (nor does a `reset_parameters()` of its own); under empty or meta-device init it "
-        "keeps uninitialized memory. Add a branch for the class to that dispatch, or a `reset_parameters()`."
+        f"`{view.cls.name}` (nor does a `reset_parameters()` of its own); under empty or meta-device init {they} "
+        "uninitialized memory. Add a branch for the class to that dispatch, or a `reset_parameters()`."
     )

@@ -61,20 +61,24 @@ class OptimizerBeforeSetup(FileRule):
     code = "INI003"
     name = "optimizer-before-setup"
     what_it_does = (
-        "Checks for an optimizer created over a model's parameters (`model.parameters()`, "
-        "`named_parameters()`, parameter groups built from them, a list of optimizers such as "
-        "`[Adam([p]) for p in model.parameters()]` or one per layer, or a factory handed the model or its "
-        "parameters: `model.configure_optimizers(...)`, `hydra.utils.instantiate(cfg.optimizer, "
-        "params=model.parameters())`) before, in the same scope, the model goes through a call that replaces "
-        "or re-wraps those parameters: `fully_shard(model)`, `FSDP(model)`, `model.to_empty(...)`, "
-        "`fabric.setup_module(model)`, or `fabric.setup(model)` without that optimizer, wherever the call "
-        "stands (`return fabric.setup_module(model), ...`). The model is followed through wrappers that keep "
-        "its parameters (`model = parallelize_module(model, ...)`, `torch.compile(model)`) and through other "
-        "names for it (`enc, dec = models` after `models = [encoder, decoder]`). The joint "
-        "`fabric.setup(model, optimizer)` is fine, unless the model was built on the meta device in the same "
-        "scope: under `torch.device(\"meta\")`, or under `fabric.init_module(empty_init=...)` with a flag that "
-        "may be true and a Fabric whose strategy is FSDP on some path (or not known); the message says when it "
-        "breaks. The Fabric is the one the name is bound to at the call, found by scope as Python finds it."
+        "Checks for an optimizer created over a model's parameters before, in the same scope, the model goes "
+        "through a call that replaces or re-wraps those parameters.\n\n"
+        "An optimizer is created over the model's parameters when it is built from:\n\n"
+        "- `model.parameters()`, `named_parameters()`, or parameter groups built from them;\n"
+        "- a list of optimizers, such as `[Adam([p]) for p in model.parameters()]`, or one per layer;\n"
+        "- a factory handed the model or its parameters: `model.configure_optimizers(...)`, "
+        "`hydra.utils.instantiate(cfg.optimizer, params=model.parameters())`.\n\n"
+        "The calls that replace or re-wrap the parameters are `fully_shard(model)`, `FSDP(model)`, "
+        "`model.to_empty(...)`, `fabric.setup_module(model)`, and `fabric.setup(model)` without that optimizer, "
+        "wherever the call stands (`return fabric.setup_module(model), ...`).\n\n"
+        "The model is followed through wrappers that keep its parameters (`model = parallelize_module(model, ...)`, "
+        "`torch.compile(model)`) and through other names for it (`enc, dec = models` after "
+        "`models = [encoder, decoder]`). The Fabric is the one the name is bound to at the call, found by scope "
+        "as Python finds it.\n\n"
+        "The joint `fabric.setup(model, optimizer)` is fine, unless the model was built on the meta device in the "
+        "same scope: under `torch.device(\"meta\")`, or under `fabric.init_module(empty_init=...)` with a flag "
+        "that may be true and a Fabric whose strategy is FSDP on some path (or not known); the message says when "
+        "it breaks."
     )
     why_bad = (
         "Sharding, wrapping and materializing create new parameter tensors. An optimizer created before "
@@ -932,13 +936,14 @@ class _Scan:
 
     # -- the verdict ---------------------------------------------------------------------
     def _apply(self, setup: _Setup) -> Iterator[tuple[cst.CSTNode, str]]:
-        line = self.context.position(setup.node)[0]
         call = _short(setup.node)
         keep: list[_Optimizer] = []
         for optimizer in self.pending:
             if optimizer.model != setup.model:
                 keep.append(optimizer)
                 continue
+            # positions are resolved for the whole file on first use: only once there is a finding
+            line = self.context.position(setup.node)[0]
             if setup.kind == "joint" and optimizer.var in setup.joint_optimizers:
                 if self._model_parallel(setup.node):
                     yield optimizer.node, (

@@ -110,8 +110,48 @@ class TinyPreTrainedModel(PreTrainedModel):
                 module.bias.data.zero_()
 """
         ),
+        Valid(
+            """\
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+
+class TinyPreTrainedModel(PreTrainedModel):
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, TinyForSequenceClassification):
+            init.zeros_(module.logit_bias)
+
+class TinyForSequenceClassification(TinyPreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.score = nn.Linear(8, 2)
+        self.logit_bias = nn.Parameter(torch.zeros(2))  # the model's own tensor, with its own branch
+"""
+        ),
     )
+
     INVALID = (
+        Invalid(
+            """\
+import torch
+from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
+
+class TinyPreTrainedModel(PreTrainedModel):
+    def _init_weights(self, module):
+        super()._init_weights(module)
+
+class TinyForSequenceClassification(TinyPreTrainedModel, GenerationMixin):
+    def __init__(self, config):
+        super().__init__(config)
+        self.score = nn.Linear(8, 2)
+        self.logit_bias = nn.Parameter(torch.zeros(2))  # owned by the model class: no branch writes it
+""",
+            line=9,
+            mentions=("`TinyForSequenceClassification` creates parameter `logit_bias`",),
+        ),
         Invalid(
             """\
 import torch
@@ -169,7 +209,9 @@ class TinyPreTrainedModel(PreTrainedModel):
     def check(self, view: ClassView) -> Iterator[str]:
         """Report the tensors each ``_init_weights`` that runs over the class leaves unwritten."""
         verdict = view.protocol
-        if verdict is None or verdict.protocol != "hugging-face" or not view.tensors or not view.is_module:
+        if verdict is None or verdict.protocol != "hugging-face" or not view.tensors:
+            return
+        if not (view.is_module or verdict.model):  # a model class owns tensors too (``self.logit_bias``)
             return
         missed = verdict.missing(view.tensors)
         if not missed:
