@@ -1,7 +1,8 @@
-"""The ``initlint`` command: ``initlint [PATHS]...`` to lint, ``initlint rule CODE`` to explain.
+"""The ``initlint`` command: ``initlint [PATHS]...`` to lint, ``initlint rule CODE`` to explain,
+``initlint run SCRIPT`` to run a program with its empty-initialized models verified.
 
 Exit codes, as ruff's: 0 no findings, 1 findings, 2 a usage or configuration error, a file that could not
-be written, or an internal error.
+be written, or an internal error (`initlint run`: 0 clean, 1 failures found, else the program's own).
 This module (and everything it imports) must never import torch.
 """
 
@@ -183,6 +184,45 @@ def rule(code: str | None, show_all: bool) -> None:
         click.echo(f"initlint: error: unknown rule code {code!r} (known: {', '.join(RULES_BY_CODE)})", err=True)
         sys.exit(2)
     click.echo(explain(rule_class), nl=False)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+             short_help="Run a script and verify every model it builds empty.")
+@click.option("--strict/--warn", default=True,
+              help="Stop the program at the first forward of a broken model [default], or let it run on and "
+                   "report at the end.")
+@click.option("--portable", is_flag=True,
+              help="Also fail tensors holding only their constructor's value (a meta or sharded init leaves "
+                   "them as garbage).")
+@click.option("--poison", is_flag=True, help="Fill memory nobody wrote with NaN, so partial writes are counted.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a JSON report here (for CI).")
+@click.option("--ignore", "ignore", multiple=True, metavar="PATTERN",
+              help="Glob of dotted tensor names not to verify (repeatable).")
+@click.option("-m", "module", metavar="MODULE", help="Run a module, as `python -m MODULE`.")
+@click.option("-v", "--verbose", is_flag=True, help="Print the summary of a clean run too.")
+@click.argument("program", nargs=-1, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
+def run(strict: bool, portable: bool, poison: bool, report_path: Path | None, ignore: tuple[str, ...],
+        module: str | None, verbose: bool, program: tuple[str, ...]) -> None:
+    """Run a Python script (or `-m MODULE`) and verify every model it builds empty.
+
+    Every empty-init entry point (Lightning's init_module, accelerate's init_empty_weights, transformers'
+    from_pretrained, torch.device("meta") + to_empty, ...) is verified at the model's first forward.
+    Exit 0 clean, 1 failures found, else the program's own exit code. A module:
+    `initlint run [OPTIONS] -m MODULE [ARGS]...`; under torchrun: `torchrun ... -m initlint run train.py`.
+    """
+    if module is None and not program:
+        click.echo("initlint: error: `initlint run` needs a SCRIPT or `-m MODULE`", err=True)
+        sys.exit(2)
+    from initlint.runtime.runner import RunOptions, run as run_program  # no torch: the program imports it
+
+    options = RunOptions(strict=strict, portable=portable, poison=poison, ignore=ignore, report=report_path,
+                         verbose=verbose)
+    target, args = (module, list(program)) if module is not None else (program[0], list(program[1:]))
+    if module is None and not os.path.exists(target):
+        click.echo(f"initlint: error: can't open file {target!r}: no such file", err=True)
+        sys.exit(2)
+    sys.exit(run_program(target, args, options, module=module is not None))
 
 
 @cli.command(short_help="Run the language server for editors (the lsp extra).")

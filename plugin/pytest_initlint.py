@@ -5,22 +5,21 @@ model a test builds inside a recognized empty-init context is tracked without ch
 ``verified_empty_init``, Lightning's ``Fabric``/``Trainer`` ``init_module(empty_init=True)``,
 accelerate's ``init_empty_weights``/``init_on_device(meta)``, and ``torch.device("meta")`` followed by
 ``to_empty()``. A forward pass over never-written, NaN/inf or meta tensors fails the test
-(``--check-init=warn``: warns). Markers: ``@pytest.mark.check_init(strict=False)``,
+(``--check-init-mode=warn``, or ``--check-init=warn``: warns). Markers: ``@pytest.mark.check_init(strict=False)``,
 ``@pytest.mark.no_check_init``; precedence: marker > command line > ini > environment.
 
+The entry points are patched by ``initlint.runtime.patching``, the module ``initlint run`` uses too.
 Without the option the plugin only adds its options and markers: no torch import, no patch.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.abc
+import argparse
 import os
-import sys
-import warnings
-from collections.abc import Callable, Generator
+import textwrap
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from types import ModuleType
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,12 +33,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("initlint", "initlint: verify empty-weight initialization")
     group.addoption(
         "--check-init",
-        nargs="?",
+        action="store_const",
         const="strict",
+        dest="check_init",
         default=None,
-        choices=_MODES,
-        help="verify every model built under an empty-init context (=warn: warn instead of failing)",
+        help="verify every model built under an empty-init context (fail the test whose model is broken)",
     )
+    group.addoption(
+        "--check-init-mode",
+        choices=_MODES,
+        dest="check_init",
+        help="strict (as --check-init), warn (warn instead of failing) or off",
+    )
+    # `--check-init=warn` as before, while `--check-init tests/` stays a flag and a path: an optional value
+    # would swallow the path. argparse matches a whole option string before splitting it at `=`.
+    for mode in _MODES:
+        group.addoption(f"--check-init={mode}", action="store_const", const=mode, dest="check_init",
+                        help=argparse.SUPPRESS)
     parser.addini("check_init", "verify empty-initialized models: true, false, or warn", default="")
 
 
@@ -136,7 +146,7 @@ class _CheckInit:
     def __init__(self, config: pytest.Config, mode: str) -> None:
         self.config = config
         self.mode = mode
-        self.models = self.tensors = self.failures = 0
+        self.models = self.tensors = self.failures = self.unreached = 0
         self.session: InitSession | None = None
 
     @pytest.hookimpl(hookwrapper=True)
@@ -146,8 +156,10 @@ class _CheckInit:
             self.session = None
             yield
             return
+        from initlint.runtime.patching import EntryPoints  # imports no torch: the test may import it later
+
         session = self.session = InitSession(strict=mode == "strict")
-        patches = _Patches(session)
+        patches = EntryPoints(strict=session.strict, on_tracker=session.trackers.append)
         try:
             patches.start()
             yield
@@ -157,18 +169,30 @@ class _CheckInit:
 
     def _account(self, session: InitSession) -> None:
         for tracker in session.trackers:
-            self.models += tracker.models
-            self.tensors += tracker.tensors
             verdict = tracker.verdict
-            if verdict is not None and not verdict.ok:
-                self.failures += 1
             if verdict is None:
+                self.unreached += tracker.models
                 tracker.close()  # never forwarded: stop watching, leave torch as it was
+                continue
+            self.models += tracker.models
+            self.tensors += len(verdict)
+            if not verdict.ok:
+                self.failures += 1
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+        outcome = yield
+        report = outcome.get_result()
+        excinfo = call.excinfo
+        if excinfo is None or report.longrepr is None or item.config.getoption("tbstyle") in ("native", "no", "line"):
+            return
+        if type(excinfo.value).__name__ == "UninitializedWeightsError" and hasattr(excinfo.value, "report"):
+            report.longrepr = _report_first(item, excinfo)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:  # an xdist worker: report to the controller
-            workeroutput["initlint"] = (self.models, self.tensors, self.failures)
+            workeroutput["initlint"] = (self.models, self.tensors, self.failures, self.unreached)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -177,216 +201,50 @@ class _CheckInit:
             self.models += counts[0]
             self.tensors += counts[1]
             self.failures += counts[2]
+            self.unreached += counts[3]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.mode == "off" and not self.models:
+        if self.mode == "off" and not self.models and not self.unreached:
             return
         terminalreporter.write_sep("-", "initlint: empty-init verification")
         terminalreporter.write_line(
             f"{_plural(self.models, 'model')} verified, {_plural(self.tensors, 'tensor')} tracked, "
             f"{self.failures} failed"
         )
+        if self.unreached:
+            terminalreporter.write_line(
+                f"{_plural(self.unreached, 'model')} built empty but never run forward: not verified "
+                "(call init_tracker.check() in the test to verify it)"
+            )
 
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-class _Patches:
-    """The entry points of the empty-init libraries, patched for one test and restored after it.
+def _report_first(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    """The failure as pytest users read an assertion: initlint's report, then where the test ran the model.
 
-    A library imported before the test is patched when the test starts; one imported while the test
-    runs (in the test, a fixture or a helper module) is patched as soon as the module that defines the
-    entry point has run, by a finder at the front of ``sys.meta_path``. Both are undone after the test,
-    and a wrapper that outlives it (a name imported from a patched module) calls the original.
+    The frames of initlint and of torch between the test's call and the check are left out.
     """
+    import initlint
 
-    def __init__(self, session: InitSession) -> None:
-        self.session = session
-        self.active = True
-        self._restore: list[tuple[Any, str, Any]] = []
-        self._finder = _PatchOnImport(self._hooks())
-        self._listening: Any = None
-
-    def _hooks(self) -> dict[str, Callable[[ModuleType], None]]:
-        hooks: dict[str, Callable[[ModuleType], None]] = {
-            "torch.nn.modules.module": self._torch,
-            "accelerate.big_modeling": self._big_modeling,
-            "accelerate": self._accelerate,
-            "initlint.runtime.context": self._verified,
-            "initlint.runtime.tracker": self._tracker,
-        }
-        for name in _FABRIC_MODULES:
-            hooks[name] = functools.partial(self._init_module, class_name="Fabric")
-        for name in _TRAINER_MODULES:
-            hooks[name] = functools.partial(self._init_module, class_name="Trainer")
-        return hooks
-
-    def start(self) -> None:
-        """Patch what is imported already, and watch the imports of the rest."""
-        for name, hook in self._finder.hooks.items():
-            module = sys.modules.get(name)
-            if module is not None:
-                hook(module)
-        sys.meta_path.insert(0, self._finder)
-
-    def undo(self) -> None:
-        """Restore every patched attribute and stop watching imports."""
-        self.active = False
-        if self._finder in sys.meta_path:
-            sys.meta_path.remove(self._finder)
-        for target, attribute, original in reversed(self._restore):
-            setattr(target, attribute, original)
-        self._restore.clear()
-        if self._listening is not None:
-            self._listening.remove_listener(self.session.trackers.append)
-
-    def _set(self, target: Any, attribute: str, replacement: Any) -> None:
-        self._restore.append((target, attribute, getattr(target, attribute)))
-        setattr(target, attribute, replacement)
-
-    def _tracker(self, module: ModuleType) -> None:
-        if self._listening is None:
-            module.add_listener(self.session.trackers.append)
-            self._listening = module
-
-    def _init_module(self, module: ModuleType, class_name: str) -> None:
-        cls = getattr(module, class_name, None)
-        if cls is None or "init_module" not in vars(cls) or getattr(vars(cls)["init_module"], "_initlint", False):
-            return
-        original = vars(cls)["init_module"]
-        patches = self
-
-        def init_module(self: Any, *args: Any, **kwargs: Any) -> Any:
-            context = original(self, *args, **kwargs)
-            if patches.active and kwargs.get("empty_init", args[0] if args else None):
-                from initlint.runtime import verified_empty_init
-
-                return verified_empty_init(context, strict=patches.session.strict)
-            return context
-
-        init_module._initlint = True  # type: ignore[attr-defined]
-        self._set(cls, "init_module", init_module)
-
-    def _big_modeling(self, module: ModuleType) -> None:
-        original = module.init_on_device
-        if getattr(original, "_initlint", False):
-            return
-        patches = self
-
-        def init_on_device(device: Any, *args: Any, **kwargs: Any) -> Any:
-            context = original(device, *args, **kwargs)
-            if patches.active and str(device) == "meta":
-                from initlint.runtime import verified_empty_init
-
-                return verified_empty_init(context, strict=patches.session.strict)
-            return context
-
-        init_on_device._initlint = True  # type: ignore[attr-defined]
-        init_on_device._initlint_original = original  # type: ignore[attr-defined]
-        self._set(module, "init_on_device", init_on_device)
-        self._accelerate(sys.modules.get("accelerate"))
-
-    def _accelerate(self, module: ModuleType | None) -> None:
-        """``accelerate`` re-exports ``init_on_device``: patched with it, or bound to the patch when the
-        package finished importing after ``big_modeling`` was patched."""
-        big_modeling = sys.modules.get("accelerate.big_modeling")
-        if module is None or big_modeling is None:
-            return
-        patched = big_modeling.init_on_device
-        original = getattr(patched, "_initlint_original", None)
-        current = getattr(module, "init_on_device", None)
-        if original is None:
-            return
-        if current is original:
-            self._set(module, "init_on_device", patched)
-        elif current is patched and not any(t is module and a == "init_on_device" for t, a, _ in self._restore):
-            self._restore.append((module, "init_on_device", original))
-
-    def _torch(self, module: ModuleType) -> None:
-        cls = module.Module
-        original = cls.to_empty
-        if getattr(original, "_initlint", False):
-            return
-        patches = self
-
-        def to_empty(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if patches.active:
-                from initlint.runtime import Tracker
-                from initlint.runtime.tracker import is_tracked
-
-                on_meta = any(t.is_meta for t in (*self.parameters(), *self.buffers()))
-                if on_meta and not is_tracked(self):
-                    Tracker(strict=patches.session.strict).adopt(self)
-            return original(self, *args, **kwargs)
-
-        to_empty._initlint = True  # type: ignore[attr-defined]
-        self._set(cls, "to_empty", to_empty)
-
-    def _verified(self, module: ModuleType) -> None:
-        cls = module.verified_empty_init
-        original = vars(cls)["__init__"]
-        if getattr(original, "_initlint", False):
-            return
-        patches = self
-
-        def verified_init(self: Any, inner: Any = None, **kwargs: Any) -> None:
-            if patches.active:
-                kwargs.setdefault("strict", patches.session.strict)
-            original(self, inner, **kwargs)
-
-        verified_init._initlint = True  # type: ignore[attr-defined]
-        self._set(cls, "__init__", verified_init)
+    own = (str(Path(initlint.__file__).resolve().parent), _torch_dir())
+    lines = [str(excinfo.value), "", "The first forward that checked it:"]
+    cut = getattr(item, "_traceback_filter", None)  # pytest's own cut to the test function's frames
+    for entry in cut(excinfo) if cut is not None else excinfo.traceback:
+        path = str(entry.path)
+        if path.startswith(own) or entry.ishidden(excinfo):
+            continue
+        shown = os.path.relpath(path, item.config.rootpath) if path.startswith(str(item.config.rootpath)) else path
+        lines.append(f"{shown}:{entry.lineno + 1}: in {entry.name}")
+        source = textwrap.dedent(str(entry.statement))
+        lines += [f"    {line}" for line in source.splitlines()]
+    lines.append(f"E   {type(excinfo.value).__name__}: {excinfo.value.report.summary()}")
+    return "\n".join(lines)
 
 
-_FABRIC_MODULES = ("lightning.fabric.fabric", "lightning_fabric.fabric")
-_TRAINER_MODULES = ("lightning.pytorch.trainer.trainer", "pytorch_lightning.trainer.trainer")
+def _torch_dir() -> str:
+    import torch
 
-
-class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Runs a hook on a module right after its code ran, when it is imported (and only then).
-
-    The module is found by the rest of ``sys.meta_path`` as usual; only its loader is wrapped for the
-    time of ``exec_module``, and put back on the module afterwards.
-    """
-
-    def __init__(self, hooks: dict[str, Callable[[ModuleType], None]]) -> None:
-        self.hooks = hooks
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        hook = self.hooks.get(fullname)
-        if hook is None:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _HookedLoader(spec.loader, hook)
-        return spec
-
-
-class _HookedLoader(importlib.abc.Loader):
-    def __init__(self, loader: Any, hook: Callable[[ModuleType], None]) -> None:
-        self.loader = loader
-        self.hook = hook
-
-    def create_module(self, spec: Any) -> Any:
-        return self.loader.create_module(spec) if hasattr(self.loader, "create_module") else None
-
-    def exec_module(self, module: ModuleType) -> None:
-        module.__loader__ = self.loader
-        if module.__spec__ is not None:
-            module.__spec__.loader = self.loader
-        self.loader.exec_module(module)
-        try:
-            self.hook(module)
-        except Exception as exc:  # a failed patch must not fail the user's import
-            warnings.warn(f"initlint: could not patch {module.__name__} for --check-init: {exc!r}", stacklevel=2)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.loader, name)
+    return str(Path(torch.__file__).resolve().parent)

@@ -230,7 +230,7 @@ def test_rule_explains_itself(project: Path) -> None:
 def test_help_lists_each_command_with_a_whole_sentence(project: Path) -> None:
     code, out, _ = run(["--help"], project)
     commands = out.split("Commands:\n", 1)[1].splitlines()
-    assert code == 0 and [line.split()[0] for line in commands] == ["check", "rule", "server"]
+    assert code == 0 and [line.split()[0] for line in commands] == ["check", "rule", "run", "server"]
     for line in commands:  # click cuts a long docstring at "e.g." or with "..."
         assert line.endswith(".") and not line.endswith("...") and "(e.g." not in line, line
 

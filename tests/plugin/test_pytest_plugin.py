@@ -81,13 +81,20 @@ def test_check_init_fails_the_partial_checkpoint_test(pytester: pytest.Pytester)
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*UninitializedWeightsError*1 of 4 tensors*never written*",
+            "initlint: 1 of 4 tensors*never written*",  # the report first, as pytest shows an assertion
             "*fc2 (Linear):*",
             "*bias*never written*",
+            "The first forward that checked it:",
+            "*test_check_init_fails_the_partial_checkpoint_test.py:*: in test_partial_checkpoint_under_meta",
+            "    model(torch.ones(1, 4))",
+            "E   UninitializedWeightsError: 1 of 4 tensors*never written*",
             "*initlint: empty-init verification*",
             "2 models verified, 8 tensors tracked, 1 failed",
         ]
     )
+    failure = result.stdout.str().split("test_partial_checkpoint_under_meta _")[1].split("initlint: empty-init")[0]
+    assert "initlint/runtime" not in failure and "torch/nn" not in failure and "pluggy" not in failure
+    assert len(failure.splitlines()) < 20, failure
 
 
 def test_warn_mode_warns_instead(pytester: pytest.Pytester) -> None:
@@ -374,3 +381,50 @@ def test_lightning_imported_inside_tests_under_xdist(pytester: pytest.Pytester) 
     result = pytester.runpytest_subprocess("--check-init", "-n", "2")
     result.assert_outcomes(passed=3, failed=2)
     result.stdout.fnmatch_lines(["*4 models verified, 16 tensors tracked, 2 failed"])
+
+
+def test_check_init_before_a_path_is_a_flag_and_the_mode_has_its_own_option(pytester: pytest.Pytester) -> None:
+    """`pytest --check-init tests/` once failed with "invalid choice: 'tests/'" (issue 22)."""
+    pytester.makepyfile(test_meta=TESTS)
+    pytester.runpytest_subprocess("--check-init", "test_meta.py").assert_outcomes(passed=2, failed=1)
+    warned = pytester.runpytest_subprocess("--check-init-mode", "warn", "test_meta.py", "-W", "always")
+    warned.assert_outcomes(passed=3, warnings=1)
+    pytester.runpytest_subprocess("--check-init=warn", "test_meta.py").assert_outcomes(passed=3, warnings=1)
+
+
+def test_models_never_run_forward_are_counted_apart(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        MODEL
+        + """
+def test_built_but_never_run():
+    with torch.device("meta"):
+        model = Net()
+    model.to_empty(device="cpu")
+"""
+    )
+    result = pytester.runpytest_subprocess("--check-init")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["0 models verified, 0 tensors tracked, 0 failed", "1 model built empty but never run forward*"])
+
+
+@pytest.mark.skipif(find_spec("transformers") is None, reason="transformers not installed")
+def test_plain_from_pretrained_is_verified(pytester: pytest.Pytester) -> None:
+    """The README's ScaleModel: once "0 models verified" under --check-init; transformers 5 builds the
+    model on the meta device inside from_pretrained."""
+    demo = Path(__file__).resolve().parents[2] / "examples" / "transformers_demo.py"
+    pytester.makepyfile(
+        f"""
+import runpy
+import torch
+
+demo = runpy.run_path({str(demo)!r})
+
+def test_partial_checkpoint(tmp_path):
+    demo["old_checkpoint"](tmp_path)
+    model = demo["ScaleModel"].from_pretrained(tmp_path)
+    model(torch.ones(1, 8))
+"""
+    )
+    result = pytester.runpytest_subprocess("--check-init")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*block.scale: never written*", "1 model verified, 3 tensors tracked, 1 failed"])
