@@ -16,7 +16,7 @@ no weak references: ``torch.utils.swap_tensors``, which FSDP2 uses, refuses tens
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -64,6 +64,9 @@ class Ledger:
     def __init__(self) -> None:
         self._entries: dict[int, _Entry] = {}
         self._prune_at = 1024
+        # Called with (tensor, origin) on every write recorded: finer bookkeeping than whole storages
+        # (ZeRO-3 parameters gathered into one buffer, deepspeed.py) listens here.
+        self.listeners: list[Callable[[Any, str], None]] = []
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -87,6 +90,8 @@ class Ledger:
 
     def set(self, tensor: Any, origin: str) -> None:
         """Record that ``tensor``'s memory now holds values of ``origin``."""
+        for listener in self.listeners:
+            listener(tensor, origin)
         storage = storage_of(tensor)
         if storage is None:
             return

@@ -28,6 +28,7 @@ from torch.nn.modules import module as _module
 from torch.nn.parameter import is_lazy
 
 from initlint.runtime.construction import constructing
+from initlint.runtime.deepspeed import Zero3Watch, partition_values
 from initlint.runtime.observer import Observer
 from initlint.runtime.provenance import Ledger, Origin, storage_of
 from initlint.runtime.report import (
@@ -121,6 +122,7 @@ class Tracker:
         self._ties: list[list[str]] = []
         self._handles: list[Any] = []
         self._observer: Observer | None = None
+        self._zero3: Zero3Watch | None = None  # DeepSpeed ZeRO-3 partitions, when the program uses DeepSpeed
         self._phase = "new"
         self._thread = 0
         self._report: InitReport | None = None
@@ -142,6 +144,8 @@ class Tracker:
         if self._observer is None:
             self._observer = Observer(self.ledger, skip=skip, poison=self.poison, on_error=self._internal_error)
             push_bottom(self._observer)
+        if self._zero3 is None:
+            self._zero3 = Zero3Watch.start(self.ledger)
 
     def _end_skipping(self) -> None:
         """Leaving the context: initialization is no longer skipped, only observed."""
@@ -285,6 +289,8 @@ class Tracker:
         if self._observer is not None:
             remove_mode(self._observer)
             self._observer = None
+        if self._zero3 is not None:
+            self._zero3.close()  # its origins stay readable for report()
 
     def _internal_error(self, error: BaseException) -> None:
         """A fault in initlint itself: say what could not be verified and let the program run."""
@@ -397,22 +403,24 @@ class Tracker:
         if self._is_ignored(names, module, attr) and status != Status.ON_META:
             status = Status.IGNORED
         unwritten = 0
+        local = partition_values(tensor)  # a ZeRO-3 parameter: judge this rank's partition, not the empty .data
+        values = tensor if local is None else local
         if status in (Status.WRITTEN, Status.COMPUTED, Status.REINITIALIZED) and tensor.dtype != torch.bool:
             if self.poison and origin != Origin.COMPUTED:
-                unwritten = _count_poison(tensor)
+                unwritten = _count_poison(values)
                 if unwritten:
-                    status = Status.NEVER_WRITTEN if unwritten == tensor.numel() else Status.PARTLY_WRITTEN
+                    status = Status.NEVER_WRITTEN if unwritten == values.numel() else Status.PARTLY_WRITTEN
             if not unwritten and value_scan and tensor.is_floating_point():
-                unwritten = _count_non_finite(tensor)
+                unwritten = _count_non_finite(values)
                 if unwritten:
                     status = Status.NON_FINITE
         lazy = is_lazy(tensor)
         return TensorRecord(
             name=names[0],
             kind=kind,
-            shape=() if lazy else tuple(tensor.shape),
+            shape=() if lazy else tuple(getattr(tensor, "ds_shape", tensor.shape)),
             dtype=str(tensor.dtype),
-            numel=0 if lazy else tensor.numel(),
+            numel=0 if lazy else getattr(tensor, "ds_numel", tensor.numel()),
             status=status,
             aliases=tuple(names[1:]),
             unwritten=unwritten,
@@ -429,6 +437,9 @@ class Tracker:
         local = getattr(tensor, "_local_tensor", tensor)
         if tensor.is_meta or local.is_meta:
             return Status.ON_META, ""
+        partition = self._zero3.origin(tensor) if self._zero3 is not None else None
+        if partition is not None:  # a ZeRO-3 parameter: the origin of this rank's partition
+            return _STATUS_OF_ORIGIN[partition], partition
         entry = self.ledger.entry(tensor)
         if entry is None:
             return Status.WRITTEN, Origin.LOADED  # memory from elsewhere: a checkpoint, a tensor built before

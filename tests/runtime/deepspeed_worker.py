@@ -1,0 +1,150 @@
+"""Run by test_deepspeed.py in 1 or 2 processes: DeepSpeed ZeRO-3 on CPU with gloo, under the verifier.
+
+Scenarios run one after another in the same processes (starting torch and DeepSpeed costs seconds);
+each has its own tracker, model and engine. The expectations in the tests are what the same scenario
+leaves as NaN when run without initlint under torch's ``fill_uninitialized_memory``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DS_ACCELERATOR", "cpu")  # before DeepSpeed picks an accelerator
+
+import torch
+from torch import nn
+
+from initlint import UninitializedWeightsError, verified_empty_init
+from tests.distributed import serve_rank
+
+
+def config(world_size: int) -> dict:
+    """ZeRO-3 with a plain torch optimizer (DeepSpeed's fused ones need a compiled op)."""
+    return {
+        "train_batch_size": 2 * world_size,
+        "zero_optimization": {"stage": 3},
+        "zero_allow_untested_optimizer": True,
+    }
+
+
+class Net(nn.Module):
+    """An initialized layer and a parameter nobody writes (9 elements: padded on 2 ranks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.g = nn.Parameter(torch.empty(9))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x) * self.g[:8]
+
+
+class Complete(Net):
+    """``Net`` with ``g`` written in its constructor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        nn.init.ones_(self.g)
+
+
+class WithoutG(nn.Module):
+    """``Net`` without ``g``: its checkpoints miss it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x)
+
+
+def engine(model: nn.Module, world_size: int) -> object:
+    import deepspeed
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    result, *_ = deepspeed.initialize(model=model, config=config(world_size), optimizer=optimizer)
+    return result
+
+
+def save(cls: type, world_size: int, directory: str) -> None:
+    """A ZeRO-3 checkpoint of ``cls``, built and saved without initlint."""
+    import deepspeed
+
+    with deepspeed.zero.Init(config_dict_or_path=config(world_size)):
+        model = cls()
+    engine(model, world_size).save_checkpoint(directory, tag="t")
+
+
+def gathered_copy(params: list, writes: dict) -> None:
+    """Transformers' way into a ZeRO-3 model: gather, rank 0 copies, DeepSpeed broadcasts and repartitions."""
+    import deepspeed
+
+    with deepspeed.zero.GatheredParameters(params, modifier_rank=0):
+        if torch.distributed.get_rank() == 0:
+            with torch.no_grad():
+                for param, value in writes.items():
+                    param.copy_(value)
+
+
+def work(rank: int, world_size: int, scenarios: str, directory: str) -> dict:
+    """Run the comma-separated ``scenarios`` one after another (each with its own tracker); their results by name."""
+    import deepspeed
+
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size))  # as a launcher sets
+    deepspeed.init_distributed(dist_backend="gloo")
+    return {name: scenario(rank, world_size, name, os.path.join(directory, name)) for name in scenarios.split(",")}
+
+
+def scenario(rank: int, world_size: int, scenario: str, directory: str) -> dict:
+    """One scenario under ``verified_empty_init(deepspeed.zero.Init(...))``: what the verifier said."""
+    import deepspeed
+
+    cfg = config(world_size)
+    cls = Complete if scenario in ("train", "nan") else Net
+    if scenario.startswith("checkpoint"):
+        save(WithoutG if scenario.endswith("partial") else Complete, world_size, directory)
+    with verified_empty_init(deepspeed.zero.Init(config_dict_or_path=cfg), poison="poison" in scenario) as tracker:
+        model = cls()
+    extra: dict = {"partition": list(model.g.ds_tensor.shape), "data": list(model.g.data.shape)}
+    if scenario == "gathered":
+        gathered_copy([model.g], {model.g: torch.ones(9)})
+    elif scenario == "gathered-module":  # one coalesced gather of both; only g written
+        gathered_copy(list(model.parameters()), {model.g: torch.ones(9)})
+    elif scenario == "gathered-other":  # only fc written: g stays garbage, fc stays initialized
+        gathered_copy(list(model.parameters()), {model.fc.weight: torch.ones(8, 8)})
+    elif scenario == "nan":
+        gathered_copy([model.g], {model.g: torch.full((9,), float("nan"))})
+    try:
+        if scenario in ("train", "train-empty") or scenario.startswith("checkpoint"):
+            trained = engine(model, world_size)
+            if scenario == "checkpoint-complete":
+                trained.load_checkpoint(directory, tag="t")
+            elif scenario.startswith("checkpoint"):  # module weights only, as in a warm start
+                strict = not scenario.endswith("partial")
+                trained.load_checkpoint(
+                    directory, tag="t", load_module_strict=strict, load_optimizer_states=False,
+                    load_lr_scheduler_states=False,
+                )  # fmt: skip
+            loss = trained(torch.randn(2, 8)).sum()  # the first forward checks
+            trained.backward(loss)
+            trained.step()
+            report = tracker.verdict
+        else:
+            report = tracker.check()
+    except UninitializedWeightsError as error:
+        failures = error.report.failures
+        return {
+            "rank": rank,
+            "ok": False,
+            "names": sorted(r.name for r in failures),
+            "statuses": sorted(r.status for r in failures),
+            "shapes": [list(r.shape) for r in failures],
+            "counts": error.report.global_counts,
+            "message": str(error),
+            **extra,
+        }
+    return {"rank": rank, "ok": report.ok, "names": [], "counts": report.global_counts, **extra}
+
+
+if __name__ == "__main__":
+    serve_rank(work)
