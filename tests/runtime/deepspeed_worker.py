@@ -8,6 +8,7 @@ leaves as NaN when run without initlint under torch's ``fill_uninitialized_memor
 from __future__ import annotations
 
 import os
+from typing import Any
 
 os.environ.setdefault("DS_ACCELERATOR", "cpu")  # before DeepSpeed picks an accelerator
 
@@ -86,6 +87,75 @@ def gathered_copy(params: list, writes: dict) -> None:
                     param.copy_(value)
 
 
+def from_pretrained(scenario: str, world_size: int, directory: str) -> dict:
+    """transformers' ``from_pretrained`` with an active ``HfDeepSpeedConfig`` at stage 3: it builds under
+    ``zero.Init`` and loads each module through ``GatheredParameters(..., modifier_rank=0)``."""
+    from pathlib import Path
+
+    from transformers import LlamaForCausalLM
+    from transformers.integrations import HfDeepSpeedConfig
+
+    from tests.runtime.hf_models import drop_keys, save_llama
+
+    path = Path(directory)
+    cls = _empty_scale_model() if scenario == "hf-missing" else LlamaForCausalLM
+    if torch.distributed.get_rank() == 0:  # one checkpoint, written once
+        if scenario == "hf-missing":  # a custom parameter nobody writes, missing from the checkpoint
+            cls(cls.config_class()).save_pretrained(path)
+            drop_keys(path, "block.scale")
+        else:  # transformers initializes the missing key itself
+            save_llama(path)
+            drop_keys(path, "model.norm.weight")
+    torch.distributed.barrier()
+    active = HfDeepSpeedConfig(config(world_size))  # transformers holds it weakly: keep it alive
+    with verified_empty_init() as tracker:
+        model = cls.from_pretrained(path)
+    zero3 = hasattr(next(model.parameters()), "ds_tensor")
+    del active
+    return {"zero3": zero3, "report": _verdict(tracker.check)}
+
+
+def _empty_scale_model() -> type:
+    from transformers import PretrainedConfig, PreTrainedModel
+
+    class EmptyScaleConfig(PretrainedConfig):
+        model_type = "initlint-empty-scale"
+
+        def __init__(self, d: int = 8, **kwargs: object) -> None:
+            self.d = d
+            super().__init__(**kwargs)
+
+    class EmptyScaleBlock(nn.Module):
+        def __init__(self, d: int) -> None:
+            super().__init__()
+            self.lin = nn.Linear(d, d)
+            self.scale = nn.Parameter(torch.empty(d))
+
+    class EmptyScaleModel(PreTrainedModel):
+        config_class = EmptyScaleConfig
+
+        def __init__(self, config: EmptyScaleConfig) -> None:
+            super().__init__(config)
+            self.block = EmptyScaleBlock(config.d)
+            self.post_init()
+
+        def _init_weights(self, module: nn.Module) -> None:  # nothing for block.scale
+            if isinstance(module, nn.Linear):
+                module.weight.data.normal_(0, 0.02)
+                module.bias.data.zero_()
+
+    return EmptyScaleModel
+
+
+def _verdict(check: Any) -> dict:
+    try:
+        report = check()
+    except UninitializedWeightsError as error:
+        failures = error.report.failures
+        return {"ok": False, "names": sorted(r.name for r in failures), "message": str(error)}
+    return {"ok": report.ok, "names": []}
+
+
 def work(rank: int, world_size: int, scenarios: str, directory: str) -> dict:
     """Run the comma-separated ``scenarios`` one after another (each with its own tracker); their results by name."""
     import deepspeed
@@ -99,6 +169,8 @@ def scenario(rank: int, world_size: int, scenario: str, directory: str) -> dict:
     """One scenario under ``verified_empty_init(deepspeed.zero.Init(...))``: what the verifier said."""
     import deepspeed
 
+    if scenario.startswith("hf-"):
+        return from_pretrained(scenario, world_size, directory)
     cfg = config(world_size)
     cls = Complete if scenario in ("train", "nan") else Net
     if scenario.startswith("checkpoint"):

@@ -25,9 +25,12 @@ WORKER = "tests.runtime.deepspeed_worker"
 
 SINGLE = (
     "empty", "train-empty", "train", "gathered", "gathered-module", "gathered-other", "nan", "poison",
-    "checkpoint-complete", "checkpoint-module", "checkpoint-partial",
+    "checkpoint-complete", "checkpoint-module", "checkpoint-partial", "hf-initialized", "hf-missing",
 )  # fmt: skip
-PAIR = ("empty", "gathered", "gathered-other", "checkpoint-complete", "checkpoint-partial", "train")
+PAIR = (
+    "empty", "gathered", "gathered-other", "checkpoint-complete", "checkpoint-partial", "train", "hf-initialized",
+    "hf-missing",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +114,18 @@ def test_load_checkpoint_partial_names_the_missing_parameter(single: dict) -> No
     assert result["names"] == ["g"]
 
 
+def test_from_pretrained_under_hf_deepspeed_config_key_initialized_by_transformers_is_clean(single: dict) -> None:
+    result = single["hf-initialized"]
+    assert result["zero3"]  # transformers built it under zero.Init
+    assert result["report"]["ok"], result
+
+
+def test_from_pretrained_under_hf_deepspeed_config_names_the_custom_parameter_nobody_writes(single: dict) -> None:
+    result = single["hf-missing"]
+    assert result["zero3"]
+    assert result["report"]["names"] == ["block.scale"]
+
+
 @pytest.mark.distributed
 def test_two_ranks_name_the_empty_parameter_on_every_rank(pair: dict) -> None:
     results = run(pair, "empty")
@@ -144,3 +159,9 @@ def test_two_ranks_load_checkpoint_complete_and_partial(pair: dict) -> None:
 def test_two_ranks_complete_model_trains_clean(pair: dict) -> None:
     results = run(pair, "train")
     assert all(r["ok"] for r in results), results
+
+
+@pytest.mark.distributed
+def test_two_ranks_from_pretrained_under_hf_deepspeed_config(pair: dict) -> None:
+    assert all(r["report"]["ok"] for r in run(pair, "hf-initialized"))
+    assert all(r["report"]["names"] == ["block.scale"] for r in run(pair, "hf-missing"))
