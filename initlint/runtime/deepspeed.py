@@ -77,9 +77,13 @@ class Zero3Watch:
         """A watch for ``ledger`` when the program imported DeepSpeed, else None (nothing to watch)."""
         if "deepspeed" not in sys.modules:
             return None
-        watch = cls(ledger)
         if not _originals:
-            _patch()
+            try:
+                _patch()
+            except Exception:  # noqa: BLE001 - a DeepSpeed whose internals differ: ZeRO-3 unwatched, program intact
+                _unpatch()
+                return None
+        watch = cls(ledger)
         _watches.add(watch)
         weakref.finalize(watch, _unpatch_when_unwatched)  # a tracker dropped without close()
         return watch

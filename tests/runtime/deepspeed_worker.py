@@ -48,6 +48,19 @@ class Complete(Net):
         nn.init.ones_(self.g)
 
 
+class Applied(Net):
+    """Writes ``g`` through ``module.apply`` in its constructor, as transformers' ``post_init`` does: under
+    ``zero.Init`` DeepSpeed gathers ``fc`` (already partitioned) for the function, which leaves it as it is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.apply(self._init)
+
+    def _init(self, module: nn.Module) -> None:
+        if module is self:
+            nn.init.ones_(self.g)
+
+
 class WithoutG(nn.Module):
     """``Net`` without ``g``: its checkpoints miss it."""
 
@@ -172,7 +185,7 @@ def scenario(rank: int, world_size: int, scenario: str, directory: str) -> dict:
     if scenario.startswith("hf-"):
         return from_pretrained(scenario, world_size, directory)
     cfg = config(world_size)
-    cls = Complete if scenario in ("train", "nan") else Net
+    cls = {"train": Complete, "nan": Complete, "apply": Applied}.get(scenario, Net)
     if scenario.startswith("checkpoint"):
         save(WithoutG if scenario.endswith("partial") else Complete, world_size, directory)
     with verified_empty_init(deepspeed.zero.Init(config_dict_or_path=cfg), poison="poison" in scenario) as tracker:
@@ -191,6 +204,8 @@ def scenario(rank: int, world_size: int, scenario: str, directory: str) -> dict:
             trained = engine(model, world_size)
             if scenario == "checkpoint-complete":
                 trained.load_checkpoint(directory, tag="t")
+            elif scenario == "checkpoint-module-only":  # ZeRO-3 saves no module weights: nothing is loaded
+                trained.load_checkpoint(directory, tag="t", load_module_only=True)
             elif scenario.startswith("checkpoint"):  # module weights only, as in a warm start
                 strict = not scenario.endswith("partial")
                 trained.load_checkpoint(
