@@ -18,6 +18,7 @@ DeepSpeed is imported by the user, never here: the watch starts only when ``deep
 
 from __future__ import annotations
 
+import itertools
 import sys
 import weakref
 from typing import Any, Callable
@@ -30,6 +31,7 @@ __all__ = ["Zero3Watch", "partition_values", "is_partitioned"]
 
 _CODES = (None, Origin.GARBAGE, Origin.COMPUTED, Origin.LOADED, Origin.INITIALIZED, Origin.REINITIALIZED)
 _watches: weakref.WeakSet = weakref.WeakSet()
+_serial = itertools.count()  # creation order: the same on every rank, unlike id()
 _originals: list[tuple[Any, str, Any]] = []  # (owner, attribute, original) while patched
 
 
@@ -67,6 +69,7 @@ class Zero3Watch:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        self.serial = next(_serial)
         self.origins: dict[int, str] = {}  # ds_id -> origin of its partition
         self._gathered: dict[int, tuple[int, int]] = {}  # ds_id -> memory range of its gathered tensor
         self._written: dict[int, str] = {}  # ds_id -> origin last written into its gathered tensor
@@ -113,8 +116,8 @@ class Zero3Watch:
 
     def _heard(self, tensor: Any, origin: str) -> None:
         """A write the observer recorded: does it land in a gathered parameter?"""
-        if not self._gathered or not isinstance(tensor, torch.Tensor) or tensor.is_meta:
-            return
+        if not self._gathered or type(tensor) not in (torch.Tensor, torch.nn.Parameter) or tensor.is_meta:
+            return  # subclasses (DTensor, fakes) are never a gathered ZeRO-3 parameter
         start, end = _range(tensor)
         for ds_id, (low, high) in self._gathered.items():
             if start < high and low < end:
@@ -220,7 +223,7 @@ def _agree_on_writes(params: list[Any], src: int) -> None:
     dist = torch.distributed
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return
-    watches = sorted(_watches, key=id)  # every rank runs the same program: as many watches, in order
+    watches = sorted(_watches, key=lambda w: w.serial)  # every rank runs the same program: the same watches
     codes = torch.tensor([[_CODES.index(w.written(p)) for p in params] for w in watches], dtype=torch.int64)
     device = "cuda" if dist.get_backend() == "nccl" else "cpu"
     codes = codes.to(device)
