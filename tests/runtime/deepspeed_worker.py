@@ -61,6 +61,32 @@ class Applied(Net):
             nn.init.ones_(self.g)
 
 
+class Child(nn.Module):
+    """A parameter its own constructor leaves empty: its parent writes it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.empty(4))
+
+
+class ParentInit(nn.Module):
+    """Writes ``child.w`` directly: under ``zero.Init`` the child is partitioned already and the write is lost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.child = Child()
+        nn.init.ones_(self.child.w)
+
+
+class ParentApply(nn.Module):
+    """Writes ``child.w`` through ``apply``, which DeepSpeed gathers for: the write is kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.child = Child()
+        self.apply(lambda module: nn.init.ones_(module.w) if isinstance(module, Child) else None)
+
+
 class WithoutG(nn.Module):
     """``Net`` without ``g``: its checkpoints miss it."""
 
@@ -186,6 +212,10 @@ def scenario(rank: int, world_size: int, scenario: str, directory: str) -> dict:
         return from_pretrained(scenario, world_size, directory)
     cfg = config(world_size)
     cls = {"train": Complete, "nan": Complete, "apply": Applied}.get(scenario, Net)
+    if scenario.startswith("parent-"):
+        with verified_empty_init(deepspeed.zero.Init(config_dict_or_path=cfg)) as tracker:
+            model = ParentInit() if scenario == "parent-init" else ParentApply()
+        return {**_verdict(tracker.check), "model": type(model).__name__}
     if scenario.startswith("checkpoint"):
         save(WithoutG if scenario.endswith("partial") else Complete, world_size, directory)
     with verified_empty_init(deepspeed.zero.Init(config_dict_or_path=cfg), poison="poison" in scenario) as tracker:
