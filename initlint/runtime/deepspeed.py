@@ -1,4 +1,4 @@
-"""DeepSpeed ZeRO-3: where the values in each parameter's partition came from.
+"""DeepSpeed ZeRO: where the values in each parameter's partition (or flat buffer slice) came from.
 
 Under ``deepspeed.zero.Init`` a parameter keeps no values of its own: ``param.data`` is an empty tensor and
 this rank's slice lives in ``param.ds_tensor``, which ``deepspeed.initialize`` then moves into one flat
@@ -11,6 +11,10 @@ writes a partition:
   the origin of what was written into the gathered tensor, as rank ``r`` saw it (a parameter gathered but
   not written keeps its origin);
 - ``engine.load_checkpoint`` with optimizer states: every trainable parameter is loaded.
+
+ZeRO stages 1 and 2 keep whole parameters, but ``deepspeed.initialize`` moves them all into one flat buffer per
+group: each parameter keeps the origin it had just before, and later writes into its slice of the buffer
+(``load_checkpoint``) update it.
 
 DeepSpeed is imported by the user, never here: the watch starts only when ``deepspeed`` is already in
 ``sys.modules``, and it patches DeepSpeed's partitioning methods only while some tracker watches.
@@ -27,7 +31,7 @@ import torch
 
 from initlint.runtime.provenance import Ledger, Origin
 
-__all__ = ["Zero3Watch", "partition_values", "is_partitioned"]
+__all__ = ["DeepSpeedWatch", "partition_values", "is_partitioned"]
 
 _CODES = (None, Origin.GARBAGE, Origin.COMPUTED, Origin.LOADED, Origin.INITIALIZED, Origin.REINITIALIZED)
 _watches: weakref.WeakSet = weakref.WeakSet()
@@ -59,8 +63,8 @@ def _range(tensor: torch.Tensor) -> tuple[int, int]:
     return start, start + tensor.numel() * tensor.element_size()
 
 
-class Zero3Watch:
-    """The origin of each ZeRO-3 parameter's partition, for one tracker (see the module docstring).
+class DeepSpeedWatch:
+    """The origin of each ZeRO parameter (a ZeRO-3 partition, a ZeRO-1/2 flat buffer slice), for one tracker.
 
     Args:
         ledger: the tracker's ledger; the origin of a full tensor is read from it when it is partitioned,
@@ -73,10 +77,11 @@ class Zero3Watch:
         self.origins: dict[int, str] = {}  # ds_id -> origin of its partition
         self._gathered: dict[int, tuple[int, int]] = {}  # ds_id -> memory range of its gathered tensor
         self._written: dict[int, str] = {}  # ds_id -> origin last written into its gathered tensor
+        self._flat: dict[int, list] = {}  # id(param) -> [origin, memory range] in a ZeRO-1/2 flat buffer
         ledger.listeners.append(self._heard)
 
     @classmethod
-    def start(cls, ledger: Ledger) -> Zero3Watch | None:
+    def start(cls, ledger: Ledger) -> DeepSpeedWatch | None:
         """A watch for ``ledger`` when the program imported DeepSpeed, else None (nothing to watch)."""
         if "deepspeed" not in sys.modules:
             return None
@@ -99,10 +104,13 @@ class Zero3Watch:
         _unpatch_when_unwatched()
 
     def origin(self, tensor: Any) -> str | None:
-        """The origin of a ZeRO-3 parameter's partition; None when it was partitioned unwatched, or is no such one."""
-        if not is_partitioned(tensor):
-            return None
-        return self.origins.get(tensor.ds_id)
+        """The origin of a ZeRO parameter's values; None for a tensor DeepSpeed never moved while watched."""
+        if is_partitioned(tensor):
+            return self.origins.get(tensor.ds_id)
+        flat = self._flat.get(id(tensor))
+        if flat is not None and type(tensor) is torch.nn.Parameter and flat[1] == _range(tensor.data):
+            return flat[0]
+        return None
 
     # -- what DeepSpeed does, in order ---------------------------------------------------
     def gathered(self, param: Any) -> None:
@@ -115,13 +123,19 @@ class Zero3Watch:
         self._written.pop(param.ds_id, None)
 
     def _heard(self, tensor: Any, origin: str) -> None:
-        """A write the observer recorded: does it land in a gathered parameter?"""
-        if not self._gathered or type(tensor) not in (torch.Tensor, torch.nn.Parameter) or tensor.is_meta:
-            return  # subclasses (DTensor, fakes) are never a gathered ZeRO-3 parameter
+        """A write the observer recorded: does it land in a gathered parameter or a flat buffer slice?"""
+        if not (self._gathered or self._flat) or type(tensor) not in (torch.Tensor, torch.nn.Parameter):
+            return  # subclasses (DTensor, fakes) are never a ZeRO parameter's memory
+        if tensor.is_meta:
+            return
         start, end = _range(tensor)
         for ds_id, (low, high) in self._gathered.items():
             if start < high and low < end:
                 self._written[ds_id] = origin
+        for flat in self._flat.values():
+            low, high = flat[1]
+            if start < high and low < end:
+                flat[0] = _after(flat[0], origin)
 
     def written(self, param: Any) -> str | None:
         """The origin of what this rank wrote into the gathered ``param`` (None: nothing)."""
@@ -157,6 +171,22 @@ class Zero3Watch:
             return Origin.LOADED  # written where the observer could not see
         return entry.origin
 
+    def before_flattening(self, params: list[Any]) -> dict[int, str]:
+        """The origins of whole parameters that ZeRO-1/2 is about to move into a flat buffer."""
+        origins = {}
+        for param in params:
+            if not is_partitioned(param):
+                entry = self.ledger.entry(param)
+                if entry is not None:
+                    origins[id(param)] = self._full_origin(param)
+        return origins
+
+    def flattened(self, params: list[Any], origins: dict[int, str]) -> None:
+        """Each parameter now lives in its slice of a flat buffer: its origin follows it there."""
+        for param in params:
+            if id(param) in origins and param.data.numel():
+                self._flat[id(param)] = [origins[id(param)], _range(param.data)]
+
     def loaded(self, params: Any) -> None:
         """A checkpoint wrote these parameters' partitions."""
         for param in params:
@@ -172,7 +202,7 @@ def _after(before: str | None, written: str) -> str:
 
 
 # -- patching DeepSpeed while watched ----------------------------------------------------------
-def _each(action: Callable[[Zero3Watch], None]) -> None:
+def _each(action: Callable[[DeepSpeedWatch], None]) -> None:
     for watch in list(_watches):
         action(watch)
 
@@ -243,8 +273,22 @@ def _optimizer_load(original: Any) -> Any:
     return load_state_dict
 
 
+def _zero12_init(original: Any) -> Any:
+    def __init__(self: Any, init_optimizer: Any, *args: Any, **kwargs: Any) -> None:
+        params = [p for group in init_optimizer.param_groups for p in group["params"]]
+        with torch._C.DisableTorchFunction():
+            before = {id(w): w.before_flattening(params) for w in list(_watches)}
+        original(self, init_optimizer, *args, **kwargs)
+        with torch._C.DisableTorchFunction():
+            for watch in list(_watches):
+                watch.flattened(params, before.get(id(watch), {}))
+
+    return __init__
+
+
 def _patch() -> None:
     from deepspeed.runtime.zero.partition_parameters import GatheredParameters, Init
+    from deepspeed.runtime.zero.stage_1_and_2 import DeepSpeedZeroOptimizer
     from deepspeed.runtime.zero.stage3 import DeepSpeedZeroOptimizer_Stage3
 
     for owner, name, wrap in (
@@ -252,6 +296,7 @@ def _patch() -> None:
         (Init, "_all_gather", _all_gather),
         (GatheredParameters, "__exit__", _gathered_exit),
         (DeepSpeedZeroOptimizer_Stage3, "load_state_dict", _optimizer_load),
+        (DeepSpeedZeroOptimizer, "__init__", _zero12_init),
     ):
         original = owner.__dict__[name]
         _originals.append((owner, name, original))

@@ -28,7 +28,7 @@ from torch.nn.modules import module as _module
 from torch.nn.parameter import is_lazy
 
 from initlint.runtime.construction import constructing
-from initlint.runtime.deepspeed import Zero3Watch, partition_values
+from initlint.runtime.deepspeed import DeepSpeedWatch, partition_values
 from initlint.runtime.observer import Observer
 from initlint.runtime.provenance import Ledger, Origin, storage_of
 from initlint.runtime.report import (
@@ -122,7 +122,7 @@ class Tracker:
         self._ties: list[list[str]] = []
         self._handles: list[Any] = []
         self._observer: Observer | None = None
-        self._zero3: Zero3Watch | None = None  # DeepSpeed ZeRO-3 partitions, when the program uses DeepSpeed
+        self._deepspeed: DeepSpeedWatch | None = None  # DeepSpeed ZeRO parameters, when the program uses DeepSpeed
         self._phase = "new"
         self._thread = 0
         self._report: InitReport | None = None
@@ -144,8 +144,8 @@ class Tracker:
         if self._observer is None:
             self._observer = Observer(self.ledger, skip=skip, poison=self.poison, on_error=self._internal_error)
             push_bottom(self._observer)
-        if self._zero3 is None:
-            self._zero3 = Zero3Watch.start(self.ledger)
+        if self._deepspeed is None:
+            self._deepspeed = DeepSpeedWatch.start(self.ledger)
 
     def _end_skipping(self) -> None:
         """Leaving the context: initialization is no longer skipped, only observed."""
@@ -289,8 +289,8 @@ class Tracker:
         if self._observer is not None:
             remove_mode(self._observer)
             self._observer = None
-        if self._zero3 is not None:
-            self._zero3.close()  # its origins stay readable for report()
+        if self._deepspeed is not None:
+            self._deepspeed.close()  # its origins stay readable for report()
 
     def _internal_error(self, error: BaseException) -> None:
         """A fault in initlint itself: say what could not be verified and let the program run."""
@@ -437,8 +437,8 @@ class Tracker:
         local = getattr(tensor, "_local_tensor", tensor)
         if tensor.is_meta or local.is_meta:
             return Status.ON_META, ""
-        partition = self._zero3.origin(tensor) if self._zero3 is not None else None
-        if partition is not None:  # a ZeRO-3 parameter: the origin of this rank's partition
+        partition = self._deepspeed.origin(tensor) if self._deepspeed is not None else None
+        if partition is not None:  # a ZeRO-3 partition or a ZeRO-1/2 flat buffer slice: its own origin
             return _STATUS_OF_ORIGIN[partition], partition
         entry = self.ledger.entry(tensor)
         if entry is None:

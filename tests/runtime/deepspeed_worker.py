@@ -19,11 +19,11 @@ from initlint import UninitializedWeightsError, verified_empty_init
 from tests.distributed import serve_rank
 
 
-def config(world_size: int) -> dict:
-    """ZeRO-3 with a plain torch optimizer (DeepSpeed's fused ones need a compiled op)."""
+def config(world_size: int, stage: int = 3) -> dict:
+    """ZeRO (stage 3 unless said) with a plain torch optimizer (DeepSpeed's fused ones need a compiled op)."""
     return {
         "train_batch_size": 2 * world_size,
-        "zero_optimization": {"stage": 3},
+        "zero_optimization": {"stage": stage},
         "zero_allow_untested_optimizer": True,
     }
 
@@ -98,11 +98,11 @@ class WithoutG(nn.Module):
         return self.fc(x)
 
 
-def engine(model: nn.Module, world_size: int) -> object:
+def engine(model: nn.Module, world_size: int, stage: int = 3) -> object:
     import deepspeed
 
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    result, *_ = deepspeed.initialize(model=model, config=config(world_size), optimizer=optimizer)
+    result, *_ = deepspeed.initialize(model=model, config=config(world_size, stage), optimizer=optimizer)
     return result
 
 
@@ -212,6 +212,16 @@ def scenario(rank: int, world_size: int, scenario: str, directory: str) -> dict:
         return from_pretrained(scenario, world_size, directory)
     cfg = config(world_size)
     cls = {"train": Complete, "nan": Complete, "apply": Applied}.get(scenario, Net)
+    if scenario.startswith("zero2-"):  # whole parameters, moved into one flat buffer by initialize
+        with verified_empty_init() as tracker:
+            model = Complete() if scenario == "zero2-complete" else Net()
+        model.fc.reset_parameters()  # g, in Net: nobody writes it
+        trained = engine(model, world_size, stage=2)
+        try:
+            trained(torch.randn(2, 8))  # the first forward checks
+        except UninitializedWeightsError as error:
+            return {"ok": False, "names": sorted(r.name for r in error.report.failures)}
+        return {"ok": tracker.verdict.ok, "names": []}
     if scenario.startswith("parent-"):
         with verified_empty_init(deepspeed.zero.Init(config_dict_or_path=cfg)) as tracker:
             model = ParentInit() if scenario == "parent-init" else ParentApply()

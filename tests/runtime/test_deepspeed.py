@@ -26,7 +26,7 @@ WORKER = "tests.runtime.deepspeed_worker"
 SINGLE = (
     "empty", "train-empty", "train", "apply", "parent-init", "parent-apply", "gathered", "gathered-module",
     "gathered-other", "nan", "poison", "checkpoint-complete", "checkpoint-module", "checkpoint-module-only",
-    "checkpoint-partial", "hf-initialized", "hf-missing",
+    "checkpoint-partial", "hf-initialized", "hf-missing", "zero2-empty", "zero2-complete",
 )  # fmt: skip
 PAIR = (
     "empty", "gathered", "gathered-other", "checkpoint-complete", "checkpoint-partial", "train", "hf-initialized",
@@ -147,6 +147,12 @@ def test_from_pretrained_under_hf_deepspeed_config_names_the_custom_parameter_no
     result = single["hf-missing"]
     assert result["zero3"]
     assert result["report"]["names"] == ["block.scale"]
+
+
+def test_zero2_flat_buffer_keeps_each_parameter_origin(single: dict) -> None:
+    # initialize moves every parameter into one flat buffer: g stays garbage, fc stays initialized
+    assert single["zero2-empty"]["names"] == ["g"]
+    assert single["zero2-complete"]["ok"], single["zero2-complete"]
 
 
 @pytest.mark.distributed
