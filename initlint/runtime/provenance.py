@@ -65,7 +65,7 @@ class Ledger:
         self._entries: dict[int, _Entry] = {}
         self._prune_at = 1024
         # Called with (tensor, origin) on every write recorded: finer bookkeeping than whole storages
-        # (ZeRO-3 parameters gathered into one buffer, deepspeed.py) listens here.
+        # (DeepSpeed ZeRO parameters sharing one buffer, deepspeed.py) listens here.
         self.listeners: list[Callable[[Any, str], None]] = []
 
     def __len__(self) -> int:
