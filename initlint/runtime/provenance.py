@@ -21,7 +21,7 @@ no weak references: ``torch.utils.swap_tensors``, which FSDP2 uses, refuses tens
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -93,6 +93,9 @@ class Ledger:
     def __init__(self) -> None:
         self._entries: dict[int, _Entry] = {}
         self._prune_at = 1024
+        # Called with (tensor, origin) on every write recorded: finer bookkeeping than whole storages
+        # (DeepSpeed ZeRO parameters sharing one buffer, deepspeed.py) listens here.
+        self.listeners: list[Callable[[Any, str], None]] = []
         self._garbage: set[int] = set()  # keys of live storages holding garbage (or derived garbage)
 
     @property
@@ -127,6 +130,8 @@ class Ledger:
 
     def set(self, tensor: Any, origin: str) -> None:
         """Record that ``tensor``'s memory now holds values of ``origin``."""
+        for listener in self.listeners:
+            listener(tensor, origin)
         storage = storage_of(tensor)
         if storage is None:
             return

@@ -29,6 +29,7 @@ from torch.nn.modules import module as _module
 from torch.nn.parameter import is_lazy
 
 from initlint.runtime.construction import constructing
+from initlint.runtime.deepspeed import DeepSpeedWatch, partition_values
 from initlint.runtime.device import ObservedDevice
 from initlint.runtime.observer import Observer
 from initlint.runtime.offload import FROM_DISK, OffloadMaps
@@ -104,6 +105,7 @@ class Tracker:
         self._handles: list[Any] = []
         self._observer: Observer | None = None
         self._device: ObservedDevice | None = None
+        self._deepspeed: DeepSpeedWatch | None = None  # DeepSpeed ZeRO parameters, when the program uses DeepSpeed
         self._phase = "new"
         self._thread = 0
         self._report: InitReport | None = None
@@ -135,6 +137,8 @@ class Tracker:
             self._observer = Observer(self.ledger, skip=skip, poison=self.poison, on_error=self._internal_error)
             if push:
                 push_bottom(self._observer)
+        if self._deepspeed is None:
+            self._deepspeed = DeepSpeedWatch.start(self.ledger)
 
     def _leave_device(self) -> None:
         """Leave the device context the observer rode in, and put the observer on the stack alone."""
@@ -306,6 +310,8 @@ class Tracker:
         if self._observer is not None:
             leave(self._observer, self._thread)
             self._observer = None
+        if self._deepspeed is not None:
+            self._deepspeed.close()  # its origins stay readable for report()
 
     def _internal_error(self, error: BaseException) -> None:
         """A fault in initlint itself: say what could not be verified and let the program run."""
@@ -439,23 +445,25 @@ class Tracker:
         if self._is_ignored(names, module, attr) and status != Status.ON_META:
             status = Status.IGNORED
         unwritten = 0
+        local = partition_values(tensor)  # a ZeRO-3 parameter: judge this rank's partition, not the empty .data
+        values = tensor if local is None else local
         scannable = tensor.dtype != torch.bool and not tensor.is_meta
         if status in (Status.WRITTEN, Status.COMPUTED, Status.REINITIALIZED) and scannable:
             if self.poison and origin != Origin.COMPUTED:
-                unwritten = _count_poison(tensor)
+                unwritten = _count_poison(values)
                 if unwritten:
-                    status = Status.NEVER_WRITTEN if unwritten == tensor.numel() else Status.PARTLY_WRITTEN
+                    status = Status.NEVER_WRITTEN if unwritten == values.numel() else Status.PARTLY_WRITTEN
             if not unwritten and value_scan and tensor.is_floating_point():
-                unwritten = _count_non_finite(tensor)
+                unwritten = _count_non_finite(values)
                 if unwritten:
                     status = Status.NON_FINITE
         lazy = is_lazy(tensor)
         return TensorRecord(
             name=names[0],
             kind=kind,
-            shape=() if lazy else tuple(tensor.shape),
+            shape=() if lazy else tuple(getattr(tensor, "ds_shape", tensor.shape)),
             dtype=str(tensor.dtype),
-            numel=0 if lazy else tensor.numel(),
+            numel=0 if lazy else getattr(tensor, "ds_numel", tensor.numel()),
             status=status,
             aliases=tuple(names[1:]),
             unwritten=unwritten,
@@ -472,6 +480,9 @@ class Tracker:
         local = getattr(tensor, "_local_tensor", tensor)
         if tensor.is_meta or local.is_meta:
             return Status.ON_META, ""
+        partition = self._deepspeed.origin(tensor) if self._deepspeed is not None else None
+        if partition is not None:  # a ZeRO-3 partition or a ZeRO-1/2 flat buffer slice: its own origin
+            return _STATUS_OF_ORIGIN[partition], partition
         entry = self.ledger.entry(tensor)
         if entry is None:
             return Status.WRITTEN, Origin.LOADED  # memory from elsewhere: a checkpoint, a tensor built before
