@@ -99,6 +99,9 @@ class Observer(TorchFunctionMode):
 
     Attributes:
         passive: only pass calls on (set when the tracker is done, or on an internal error).
+        building: modules are being built inside the context, the same way on every rank (SPMD): a
+            collective then brings each rank a value of the origin its own copy has (DeepSpeed's
+            ``zero.Init`` broadcasts each parameter from rank 0), so it changes no origin.
     """
 
     def __init__(self, ledger: Ledger, *, skip: bool, poison: bool, on_error: Callable[[BaseException], None]) -> None:
@@ -109,6 +112,7 @@ class Observer(TorchFunctionMode):
         self.on_error = on_error
         self.broken = False
         self.passive = False
+        self.building = True
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
@@ -159,6 +163,8 @@ class Observer(TorchFunctionMode):
         if kind == _INPLACE and self.ledger.holds_garbage:
             return self._unwritten_among(args[1:], kwargs)
         if kind == _COLLECTIVE:
+            if self.building:  # every rank runs the same constructors: what arrives is what it had
+                return [], Origin.LOADED
             outputs, sources = collective_writes(func, args, kwargs)
             origins = [self.ledger.origin(t) for t in sources]
             return outputs, next((o for o in origins if o in Origin.UNWRITTEN), Origin.LOADED)
@@ -209,7 +215,7 @@ class Observer(TorchFunctionMode):
         elif kind == _COLLECTIVE:
             outputs, origin = before
             for tensor in outputs:
-                self.ledger.set(tensor, origin)
+                self.ledger.set(tensor, origin, notify=False)
         for out in _tensors_in(kwargs.get("out")):  # one tensor, or a tuple (torch.linalg.qr(a, out=(q, r)))
             random = getattr(func, "__name__", "").startswith(("rand", "normal", "bernoulli", "poisson"))
             if random:

@@ -128,10 +128,15 @@ class Ledger:
             return None
         return entry
 
-    def set(self, tensor: Any, origin: str) -> None:
-        """Record that ``tensor``'s memory now holds values of ``origin``."""
-        for listener in self.listeners:
-            listener(tensor, origin)
+    def set(self, tensor: Any, origin: str, notify: bool = True) -> None:
+        """Record that ``tensor``'s memory now holds values of ``origin``.
+
+        ``notify=False``: the listeners, which follow finer than storages and settle what collectives
+        bring by themselves (DeepSpeed), are not told.
+        """
+        if notify:
+            for listener in self.listeners:
+                listener(tensor, origin)
         storage = storage_of(tensor)
         if storage is None:
             return

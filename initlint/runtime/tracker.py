@@ -151,7 +151,7 @@ class Tracker:
     def _end_skipping(self) -> None:
         """Leaving the context: initialization is no longer skipped, only observed."""
         if self._observer is not None:
-            self._observer.skip = False
+            self._observer.skip = self._observer.building = False
 
     def _building(self) -> bool:
         return self._phase == "building" and threading.get_ident() == self._thread
@@ -252,6 +252,7 @@ class Tracker:
         sweep()
         self._thread = threading.get_ident()
         self._observe(skip=False)
+        self._end_skipping()  # nothing is built here: every later write is the program's
         self._watched.add(module)
         self._arm()
 
