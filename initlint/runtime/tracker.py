@@ -285,6 +285,7 @@ class Tracker:
 
     def _on_forward(self, module: nn.Module) -> None:
         """The first forward of any watched module checks them all (a lazy one: once it returned)."""
+        __tracebackhide__ = True
         if self._phase != "armed" or not self.check_on_forward or self._waiting_for_lazy:
             return
         if self._has_lazy():
@@ -387,6 +388,7 @@ class Tracker:
                 is still on the meta device (with ``portable=True`` also: only its constructor's value).
                 Meta tensors raise in both modes. Tensors re-initialized after a load are only warned.
         """
+        __tracebackhide__ = True  # pytest shows the report, not initlint's frames
         if self._report is not None:
             return self._report
         sweep()

@@ -118,6 +118,7 @@ class _FirstForward:
         self._watched = watched
 
     def __call__(self, module: nn.Module, args: Any) -> None:
+        __tracebackhide__ = True
         watched = self._watched()
         if watched is not None and module in watched:
             watched._on_forward(module)
