@@ -74,7 +74,9 @@ def test_transformers_demo_names_the_custom_parameter() -> None:
     )
     assert "block.scale = [nan" in result.stdout  # poison: what nobody wrote reads as NaN
     assert "block.scale: never written" in result.stdout and "block.lin" not in result.stdout
-    assert readme_shows("python examples/transformers_demo.py") == result.stdout, "paste its output into the README"
+    # transformers imports DeepSpeed when it is installed (the test extras), which logs its accelerator on stdout
+    shown = "".join(line for line in result.stdout.splitlines(keepends=True) if "[real_accelerator.py" not in line)
+    assert readme_shows("python examples/transformers_demo.py") == shown, "paste its output into the README"
 
 
 HIDE_TRANSFORMERS = """

@@ -140,7 +140,7 @@ def _file_findings(
         copy = Reindented.of(text)
         if copy is None:
             raise
-        return [copy.restore(f) for f in _file_findings(path, copy.text, table, extra_optimizers, rules)]
+        return [copy.restore(f) for f in _file_findings(path, copy.text, table, extra_optimizers, rules, classes)]
     positions: dict[cst.CSTNode, CodeRange] = {}
 
     def span(node: cst.CSTNode) -> tuple[int, int, int, int]:
