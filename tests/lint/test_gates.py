@@ -53,3 +53,11 @@ def test_to_empty_on_a_model_is_still_reported(libcst_parses: list[list[str]]) -
     findings = analyze_source(text, "script.py", "script").findings
     assert [f.code for f in findings if f.code == "INI103"] == ["INI103"]
     assert any("INI103" in codes for codes in libcst_parses)
+
+
+@pytest.mark.parametrize("comment", ["# initlint: noqa", "  #InitLint:NOQA  "])
+def test_file_noqa_is_found_in_any_case(comment: str) -> None:
+    # the lowered text is searched first (speed); the comment's case must still not matter
+    text = f"import torch\n{comment}\nclass Net(torch.nn.Module):\n    def __init__(self):\n" \
+           "        super().__init__()\n        self.w = torch.nn.Parameter(torch.empty(2))\n"
+    assert analyze_source(text, "net.py", "net").skip_file
