@@ -36,9 +36,14 @@ def noqa_map(text: str) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     if "noqa" not in text:
         return found
-    source = Source(text)
+    # lines counted between matches, as ``Source`` ends them (\r\n, \r, \n), without splitting the file
+    line, counted, has_cr = 1, 0, "\r" in text
     for match in _NOQA.finditer(text):
-        line = source.line_at(match.start())
+        start = match.start()
+        line += text.count("\n", counted, start)
+        if has_cr:
+            line += text.count("\r", counted, start) - text.count("\r\n", counted, start)
+        counted = start
         codes = match.group("codes")
         found[line] = [c.upper() for c in re.split(r"[\s,]+", codes) if c] if codes else []
     return found

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import initlint.lint.analyze as analyze
-from initlint.lint.analyze import analyze_source
+from initlint.lint.analyze import analyze_source, noqa_map
 
 
 @pytest.fixture
@@ -61,3 +61,9 @@ def test_file_noqa_is_found_in_any_case(comment: str) -> None:
     text = f"import torch\n{comment}\nclass Net(torch.nn.Module):\n    def __init__(self):\n" \
            "        super().__init__()\n        self.w = torch.nn.Parameter(torch.empty(2))\n"
     assert analyze_source(text, "net.py", "net").skip_file
+
+
+def test_noqa_lines_follow_every_line_ending() -> None:
+    # counted between matches instead of splitting the file: \r\n, a lone \r and \n each end one line
+    text = "import torch\r\nx = 1  # noqa\r\ny = 2\rz = 3  # NOQA: ini001, INI002\nw = 4  #noqa\n"
+    assert noqa_map(text) == {2: [], 4: ["INI001", "INI002"], 5: []}
