@@ -18,6 +18,11 @@ _LEAF_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "conversio
                           "attr", "arg", "name", "asname", "module", "names"})
 
 
+# list fields that may hold ``None`` or names (``{**x}``'s key, a keyword-only argument without default,
+# ``case C(x=1)``'s attribute names); every other list field holds nodes only
+_GAPPED = frozenset({"keys", "kw_defaults", "kwd_attrs"})
+
+
 def child_fields(cls: type) -> tuple[str, ...]:
     """The fields of an ``ast`` node type that may hold nodes worth reading."""
     names = _FIELDS.get(cls)
@@ -37,7 +42,10 @@ def walk(node: ast.AST) -> list[ast.AST]:
         for name in child_fields(type(current)):
             value = getattr(current, name)
             if type(value) is list:
-                queue.extend(item for item in value if isinstance(item, ast.AST))
+                if name in _GAPPED:
+                    queue.extend(item for item in value if isinstance(item, ast.AST))
+                else:
+                    queue.extend(value)
             elif isinstance(value, ast.AST):
                 queue.append(value)
     return queue

@@ -12,9 +12,9 @@ import ast
 
 from initlint.lint import known
 from initlint.lint.astwalk import walk
-from initlint.lint.names import ImportTable
+from initlint.lint.names import ImportTable, dotted
 
-__all__ = ["builds_under_empty_init", "builds_optimizer_and_sets_up"]
+__all__ = ["builds_under_empty_init", "builds_optimizer_and_sets_up", "calls_to_empty_on_a_name"]
 
 _CONTEXTS = known.META_CONTEXTS | known.VERIFIED_CONTEXTS | {"torch.device"}
 
@@ -73,4 +73,14 @@ def builds_optimizer_and_sets_up(tree: ast.Module, imports: ImportTable) -> bool
             optimizer = True
         if sets_up and optimizer:
             return True
+    return False
+
+
+def calls_to_empty_on_a_name(tree: ast.Module) -> bool:
+    """Whether the file calls ``x.to_empty(...)`` on a name or attribute chain (``model``, ``self.net``):
+    the word alone is also a method definition, a docstring or an error message (torch's ``Module``)."""
+    for node in walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "to_empty":
+            if dotted(node.func.value) is not None:
+                return True
     return False

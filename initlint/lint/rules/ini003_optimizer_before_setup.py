@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ from initlint.lint.walk import blocks_of, iter_tree, source_of
 __all__ = ["OptimizerBeforeSetup"]
 
 
-_SETUP_WORDS = re.compile(r"\.setup(?:_module)?\(|fully_shard|FullyShardedDataParallel|FSDP\(|to_empty\(")
+_SETUP_WORDS = (".setup(", ".setup_module(", "fully_shard", "FullyShardedDataParallel", "FSDP(", "to_empty(")
 
 
 @dataclass
@@ -607,7 +606,7 @@ def train(parallelize):
     def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
         """An optimizer and a set-up call must both be written in the file."""
         optimizer = "optim" in text or any(name.rpartition(".")[2] in text for name in extra_optimizers)
-        return optimizer and _SETUP_WORDS.search(text) is not None
+        return optimizer and any(word in text for word in _SETUP_WORDS)
 
     @classmethod
     def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:

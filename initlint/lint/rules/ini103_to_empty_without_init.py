@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
+from initlint.lint.gates import calls_to_empty_on_a_name
 from initlint.lint.lazy import cst
+from initlint.lint.names import ImportTable
 from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
 from initlint.lint.scopes import Call, Scope, function_scopes, initializes, unreached
 from initlint.lint.walk import iter_tree
@@ -153,6 +156,11 @@ def build(path=None):
     def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
         """Needs a ``to_empty`` call."""
         return "to_empty(" in text
+
+    @classmethod
+    def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
+        """The call must be code, on a model's name (the rule judges calls whose receiver is named)."""
+        return calls_to_empty_on_a_name(tree)
 
     def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
         """Report each ``to_empty`` that no initializing call follows, and each call of a helper that
