@@ -18,9 +18,9 @@ def libcst_parses(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     parsed: list[list[str]] = []
     real = analyze._file_findings
 
-    def recording(path, text, table, extra_optimizers, rules):  # type: ignore[no-untyped-def]
+    def recording(path, text, table, extra_optimizers, rules, *rest):  # type: ignore[no-untyped-def]
         parsed.append([rule.code for rule in rules])
-        return real(path, text, table, extra_optimizers, rules)
+        return real(path, text, table, extra_optimizers, rules, *rest)
 
     monkeypatch.setattr(analyze, "_file_findings", recording)
     return parsed
