@@ -70,7 +70,7 @@ def test_what_it_does_comes_in_readable_paragraphs() -> None:
 
 
 TEST_COMMAND = (
-    'pip install -e ".[test]" && pip install --no-deps --no-build-isolation colossalai==0.5.0 && python -m pytest'
+    'pip install -e ".[test]" && pip install --no-deps --no-build-isolation colossalai==0.5.0 && python -m pytest -n 2'
 )
 
 
