@@ -17,9 +17,9 @@ from initlint.lint.protocols.facts import collect_protocol_facts
 from initlint.lint.protocols.roots import may_hold_roots
 from initlint.lint.reindent import Reindented
 from initlint.lint.rules import ALL_RULES, ClassRule, FileRule
-from initlint.lint.rules.base import FileContext, Rule
+from initlint.lint.rules.base import FileContext, Rule, TreeRule
 from initlint.lint.source import Source
-from initlint.lint.summary import ClassSummary, FileSummary, Finding
+from initlint.lint.summary import ClassSummary, FileSummary, Finding, Question
 
 if TYPE_CHECKING:
     from libcst.metadata import CodeRange
@@ -116,7 +116,8 @@ def analyze_source(
         file_rules = [rule for rule in rules if issubclass(rule, FileRule) and rule.wants(tree, table)]
         if file_rules:
             own = {f"{module}.{cls.name}": cls for _, cls in classes}
-            summary.findings += _file_findings(path, text, table, extra_optimizers, file_rules, own)
+            findings, summary.questions = _file_findings(path, text, table, extra_optimizers, file_rules, own)
+            summary.findings += findings
     except cst.ParserSyntaxError as exc:
         message = re.sub(r"^parser error: error at \d+:\d+: ", "", " ".join(exc.message.split()))
         return _error(path, module, exc.raw_line, exc.raw_column + 1, f"could not be parsed: {message}")
@@ -135,9 +136,10 @@ def _file_findings(
     extra_optimizers: frozenset[str],
     rules: list[type[FileRule]],
     classes: dict[str, ClassSummary],
-) -> list[Finding]:
+) -> tuple[list[Finding], list[Question]]:
     """Run the script-order rules on the file's libcst tree (parsed only for them: CPython's parser
-    has already accepted the file, so libcst's native parser will not meet nesting it cannot take)."""
+    has already accepted the file, so libcst's native parser will not meet nesting it cannot take);
+    the tree rules' questions wait for the project's classes."""
     from libcst.metadata import MetadataWrapper, PositionProvider  # loads libcst: only for these files
 
     try:
@@ -147,7 +149,8 @@ def _file_findings(
         copy = Reindented.of(text)
         if copy is None:
             raise
-        return [copy.restore(f) for f in _file_findings(path, copy.text, table, extra_optimizers, rules, classes)]
+        findings, questions = _file_findings(path, copy.text, table, extra_optimizers, rules, classes)
+        return [copy.restore(f) for f in findings], [copy.restore_question(q) for q in questions]
     positions: dict[cst.CSTNode, CodeRange] = {}
 
     def span(node: cst.CSTNode) -> tuple[int, int, int, int]:
@@ -164,12 +167,15 @@ def _file_findings(
         source=Source(text),
         classes=classes,
     )
-    findings = []
+    findings, questions = [], []
     for rule in rules:
         for node, message, *fix in rule().check(tree, context):
             line, col, end_line, end_col = span(node)
             findings.append(Finding(path, line, col, rule.code, message, end_line, end_col, fix[0] if fix else None))
-    return findings
+        if issubclass(rule, TreeRule):
+            for node, model, qualified in rule().ask(tree, context):
+                questions.append(Question(rule.code, *span(node), model, qualified))
+    return findings, questions
 
 
 def _prepare_fixes(

@@ -18,6 +18,8 @@ from initlint.lint.summary import ClassSummary, MethodFacts, TensorDef
 
 __all__ = ["collect_imports", "collect_classes", "self_root", "arguments_of"]
 
+_TIED = ("weight", "bias")  # what ``tie_weights()`` shares between two modules
+
 _COMPOUND = (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -122,6 +124,8 @@ def _summarize_class(node: ast.ClassDef, name: str, table: ImportTable) -> Class
             scanner = _MethodScanner(_self_name(statement), table, _argument_names(statement))
             scanner.scan(statement)
             summary.methods[statement.name] = scanner.facts
+            if statement.name == "__init__":
+                summary.ties = scanner.ties
             created[statement.name] = scanner.tensors
             filled[statement.name] = scanner.filled
             containers |= scanner.containers
@@ -210,6 +214,7 @@ class _MethodScanner:
         # of the class when it is one of those containers: a plain list or dict registers nothing)
         self.containers: set[str] = set()
         self.filled: list[str] = []
+        self.ties: list[str] = []  # ``self.a.weight = self.b.weight``: two modules share one tensor
         self.bound: set[str] = set(arguments)  # names the method binds: its arguments, assigned and loop names
         self._top: set[int] = set()  # the statements of the method's own block
 
@@ -270,6 +275,8 @@ class _MethodScanner:
 
     def _assigned(self, target: ast.expr, value: ast.expr | None) -> None:
         self._write(self._root(target))
+        if type(target) is ast.Attribute and target.attr in _TIED and type(value) is ast.Attribute:
+            self._tie(target, value)
         if isinstance(target, ast.Attribute) and self._is_self(target.value):
             if isinstance(value, ast.Call) and self.table.qualify(value.func) in known.PARAMETER_CONTAINERS:
                 self.containers.add(target.attr)
@@ -278,6 +285,14 @@ class _MethodScanner:
                 self._tensor(target.attr, kind, persistent)
         elif isinstance(target, ast.Subscript) and self._constructs(value) == "parameter":
             self._filled(target.value)
+
+    def _tie(self, target: ast.Attribute, value: ast.Attribute) -> None:
+        left, right = dotted(target), dotted(value)
+        if left is None or right is None or left == right or target.attr != value.attr:
+            return
+        head = f"{self.self_name}."
+        if left.startswith(head) and right.startswith(head) and left.count(".") >= 2 and right.count(".") >= 2:
+            self.ties.append(f"{left} = {right}")
 
     def _filled(self, container: ast.expr) -> None:
         """A parameter is put into ``container``; it counts if that is ``self.X``, a parameter container."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from initlint.config import Config
 from initlint.lint.cache import SummaryCache, content_hash, findings_of, noqa_of
 from initlint.lint.discovery import discover_files, module_of, modules_under, relative
-from initlint.lint.summary import FileSummary, Finding
+from initlint.lint.summary import FileSummary, Finding, Question
 
 if TYPE_CHECKING:
     from initlint.lint.index import ProjectIndex
@@ -276,8 +276,10 @@ class Project:
         found: list[Finding] = []
         self._recording = {}
         try:
-            if any(cls.tensors for cls in summary.classes):
+            tensors = any(cls.tensors for cls in summary.classes)
+            if tensors or summary.questions:
                 index = self.index()  # one per file: every module it reads is recorded
+            if tensors:
                 index.protocols = self._protocols(key, path) if key is not None else None
                 rules = _class_rules()
                 for cls in summary.classes:
@@ -289,6 +291,8 @@ class Project:
                                         cls.fixes.get(rule.code))
                                 for message in rule.check(view)
                             ]
+            if summary.questions:
+                found += _answers(summary.questions, index)
             deps = [[module, *where] for module, where in sorted(self._recording.items())]
         finally:
             self._recording = None
@@ -407,6 +411,23 @@ def _class_rules() -> list[Any]:
     from initlint.lint.rules import ALL_RULES, ClassRule
 
     return [rule() for rule in ALL_RULES if issubclass(rule, ClassRule)]
+
+
+def _answers(questions: list[Question], index: ProjectIndex) -> list[Finding]:
+    """The tree rules' findings: each question judged on its model's class tree, through the project."""
+    from initlint.lint.modeltree import tree_of
+    from initlint.lint.rules import RULES_BY_CODE, TreeRule
+
+    found: list[Finding] = []
+    for question in questions:
+        rule = RULES_BY_CODE.get(question.code)
+        if rule is None or not issubclass(rule, TreeRule):
+            continue
+        message = rule().judge(question.model, tree_of(question.cls, index.resolve))
+        if message is not None:
+            found.append(Finding("", question.line, question.col, question.code, message, question.end_line,
+                                 question.end_col))
+    return found
 
 
 def _stat(path: str) -> os.stat_result | None:

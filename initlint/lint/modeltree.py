@@ -1,14 +1,14 @@
-"""The classes a script's model is made of, as far as one file and the torch table tell.
+"""The classes a script's model is made of: its class, their bases and what their ``__init__`` builds.
 
 The to_empty rules (INI108-INI110) ask what the model built under the meta device holds: its
-non-persistent buffers, its tied weights, the torch built-ins a reset loop misses. A file rule sees
-its own file only, so the tree is followed through the classes this file defines (their bases and
-what their ``__init__`` builds) and the torch built-ins; a class imported from elsewhere ends it.
+non-persistent buffers, its tied weights, the torch built-ins a reset loop misses. The script names
+the model's class (``materialized``); the engine follows the tree through the project's classes, in
+whatever file they live (``tree_of`` with the project index's ``resolve``), and the torch built-ins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable
@@ -16,7 +16,9 @@ from initlint.lint.scopes import Call, Scope
 from initlint.lint.summary import ClassSummary
 from initlint.lint.torch_table import BUILTIN_MODULES
 
-__all__ = ["model_class", "tree_of", "materialized", "class_defs"]
+__all__ = ["model_class", "tree_of", "materialized", "ModelTree"]
+
+ModelTree = list[tuple[str, "ClassSummary | None"]]  # (class name, its summary; ``None``: a torch built-in)
 
 
 def model_class(scope: Scope, model: str, imports: ImportTable) -> str | None:
@@ -27,23 +29,29 @@ def model_class(scope: Scope, model: str, imports: ImportTable) -> str | None:
     return imports.qualify(value.func)
 
 
-def tree_of(qualified: str, classes: dict[str, ClassSummary]) -> Iterator[tuple[str, ClassSummary | None]]:
-    """``qualified`` and every class of its tree this file or the torch table knows, each once:
-    with its summary (a class of this file) or ``None`` (a torch built-in)."""
+def tree_of(qualified: str, resolve: Callable[[str], object]) -> ModelTree:
+    """``qualified`` and every class of its tree the project or the torch table knows, each once: with
+    its summary (a class of the project) or ``None`` (a torch built-in). ``resolve`` finds a class by
+    qualified name (``ProjectIndex.resolve``); a class it does not know ends that branch."""
+    tree: ModelTree = []
     seen: set[str] = set()
+    found: set[int] = set()  # one class reached under two names (a re-export) counts once
     pending = [qualified]
     while pending:
         name = pending.pop()
         if name in seen:
             continue
         seen.add(name)
-        summary = classes.get(name)
-        if summary is not None:
-            yield name, summary
+        if name in BUILTIN_MODULES:
+            tree.append((name, None))
+            continue
+        summary = resolve(name)
+        if isinstance(summary, ClassSummary) and id(summary) not in found:
+            found.add(id(summary))
+            tree.append((summary.name, summary))
             pending += [base for base in summary.bases if base is not None]
             pending += [built for built in summary.protocol.get("builds", ()) if ":" not in built]
-        elif name in BUILTIN_MODULES:
-            yield name, None
+    return tree
 
 
 def materialized(scopes: Iterator[Scope], imports: ImportTable) -> Iterator[tuple[Scope, Call, str]]:
@@ -58,8 +66,3 @@ def materialized(scopes: Iterator[Scope], imports: ImportTable) -> Iterator[tupl
             qualified = model_class(scope, call.model, imports)
             if qualified is not None:
                 yield scope, call, qualified
-
-
-def class_defs(module: cst.Module) -> dict[str, cst.ClassDef]:
-    """The module's top-level classes by name."""
-    return {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}

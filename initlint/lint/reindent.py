@@ -13,7 +13,7 @@ import tokenize
 from dataclasses import dataclass, replace
 
 from initlint.lint.source import Source
-from initlint.lint.summary import Finding, Fix
+from initlint.lint.summary import Finding, Fix, Question
 
 __all__ = ["Reindented"]
 
@@ -52,6 +52,11 @@ class Reindented:
                 for edit in fix.edits))
         return replace(finding, col=self._col(finding.line, finding.col),
                        end_col=self._col(finding.end_line, finding.end_col) if finding.end_col else 0, fix=fix)
+
+    def restore_question(self, question: Question) -> Question:
+        """A tree rule's question of the copy, at the original's columns."""
+        return replace(question, col=self._col(question.line, question.col),
+                       end_col=self._col(question.end_line, question.end_col))
 
     def _col(self, line: int, col: int) -> int:
         shift = self.shifts.get(line)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Edit", "Fix", "Finding", "TensorDef", "MethodFacts", "ClassSummary", "FileSummary"]
+__all__ = ["Edit", "Fix", "Finding", "Question", "TensorDef", "MethodFacts", "ClassSummary", "FileSummary"]
 
 
 @dataclass(frozen=True, order=True)
@@ -68,6 +68,21 @@ class Finding:
         return cls(**{**data, "fix": Fix.from_json(data.get("fix"))})
 
 
+@dataclass(frozen=True)
+class Question:
+    """A script rule's finding that waits on what a model is made of: ``model`` (a variable of the
+    script, built from the class ``cls``) at this place, judged once the project's classes are known
+    (``rules/base.TreeRule``): the classes of its tree may live in other files."""
+
+    code: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    model: str
+    cls: str  # qualified, as the script's imports name it
+
+
 @dataclass
 class TensorDef:
     """A parameter or buffer that a class creates itself."""
@@ -101,6 +116,7 @@ class ClassSummary:
     tensors: list[TensorDef] = field(default_factory=list)
     fixes: dict[str, Fix] = field(default_factory=dict)  # rule code -> the fix if that rule fires
     protocol: dict[str, Any] = field(default_factory=dict)  # init-protocol facts (``lint/protocols``), JSON
+    ties: list[str] = field(default_factory=list)  # ``self.a.weight = self.b.weight`` in ``__init__``, as written
 
 
 @dataclass
@@ -117,6 +133,7 @@ class FileSummary:
     parsed: bool = True  # False: no rule applied, so the file was not parsed (no classes known)
     functions: dict[str, Any] = field(default_factory=dict)  # module-level init dispatches (``lint/protocols``)
     roots: bool = False  # a rule parsed the file and a class could be an init-protocol root (``lint/protocols``)
+    questions: list[Question] = field(default_factory=list)  # for the project's classes to answer
 
     def to_json(self) -> dict[str, Any]:
         """A dict of plain JSON types."""
@@ -138,6 +155,7 @@ class FileSummary:
                 tensors=[TensorDef(**t) for t in c["tensors"]],
                 fixes={code: Fix.from_json(fix) for code, fix in c["fixes"].items()},  # type: ignore[misc]
                 protocol=c.get("protocol", {}),
+                ties=c.get("ties", []),
             )
             for c in data["classes"]
         ]
@@ -152,4 +170,5 @@ class FileSummary:
             parsed=data["parsed"],
             functions=data.get("functions", {}),
             roots=data.get("roots", False),
+            questions=[Question(**q) for q in data.get("questions", [])],
         )

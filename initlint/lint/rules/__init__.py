@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from initlint.lint.rules.base import ClassRule, FileRule, Rule
+from initlint.lint.rules.base import ClassRule, FileRule, Rule, TreeRule
 from initlint.lint.rules.ini001_module_without_reset_parameters import ModuleWithoutResetParameters
 from initlint.lint.rules.ini002_incomplete_reset_parameters import IncompleteResetParameters
 from initlint.lint.rules.ini003_optimizer_before_setup import OptimizerBeforeSetup
@@ -20,7 +20,7 @@ from initlint.lint.rules.ini110_reset_loop_misses_builtins import ResetLoopMisse
 from initlint.lint.rules.ini401_large_layers_in_init_with_configure_model import LargeLayersInInitWithConfigureModel
 from initlint.lint.rules.ini900_unparsable_file import UnparsableFile
 
-__all__ = ["ALL_RULES", "RULES_BY_CODE", "ClassRule", "FileRule", "Rule"]
+__all__ = ["ALL_RULES", "RULES_BY_CODE", "ClassRule", "FileRule", "Rule", "TreeRule"]
 
 ALL_RULES: tuple[type[Rule], ...] = (
     ModuleWithoutResetParameters,

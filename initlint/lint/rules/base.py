@@ -3,7 +3,9 @@
 Two kinds of rules exist, by what they need to see:
 
 - ``ClassRule``: judges one class with its ancestors resolved across the project (``ClassView``);
-- ``FileRule``: reads one parsed file on its own (script order, contexts) and yields nodes.
+- ``FileRule``: reads one parsed file on its own (script order, contexts) and yields nodes;
+- ``TreeRule``: a ``FileRule`` whose verdict also needs what the script's model is made of: the file
+  asks about a model (``ask``), the project's classes answer (``judge``), wherever they are defined.
 
 Rules are pure: they never read files, print or exit; the engine owns all of that.
 """
@@ -18,11 +20,12 @@ from typing import ClassVar
 
 from initlint.lint.index import ClassView
 from initlint.lint.lazy import cst
+from initlint.lint.modeltree import ModelTree
 from initlint.lint.names import ImportTable
 from initlint.lint.source import Source
 from initlint.lint.summary import ClassSummary, Fix
 
-__all__ = ["Valid", "Invalid", "Rule", "ClassRule", "FileRule", "FileContext", "Report", "DOCS_URL"]
+__all__ = ["Valid", "Invalid", "Rule", "ClassRule", "FileRule", "TreeRule", "FileContext", "Report", "DOCS_URL"]
 
 Report = tuple  # (node, message) or (node, message, fix): a libcst node, kept unnamed so libcst loads lazily
 DOCS_URL = "https://initlint.readthedocs.io/en/latest/rules/{code}/"
@@ -150,3 +153,25 @@ class FileRule(Rule):
         """Yield ``(node, message)`` or ``(node, message, fix)`` for each problem; the engine turns
         nodes into positions."""
         raise NotImplementedError
+
+
+class TreeRule(FileRule):
+    """A script rule whose finding depends on the classes the model is made of.
+
+    The script says which model to ask about (``ask``: the place, the model's variable and its
+    qualified class); once every file is summarized, the engine follows that class's tree through the
+    project (other files included) and the torch table, and ``judge`` gives the message, or ``None``.
+    """
+
+    def ask(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str, str]]:
+        """Yield ``(node, model, qualified class)`` for each model whose tree decides a finding here."""
+        raise NotImplementedError
+
+    def judge(self, model: str, tree: ModelTree) -> str | None:
+        """The message for ``model``, given its class's tree (``modeltree.tree_of``); ``None``: nothing wrong."""
+        raise NotImplementedError
+
+    def check(self, module: cst.Module, context: FileContext) -> Iterator[Report]:
+        """A tree rule has nothing to report from its file alone."""
+        return iter(())
+

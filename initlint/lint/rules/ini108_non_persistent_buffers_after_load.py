@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 from initlint.lint.gates import builds_under_empty_init
 from initlint.lint.lazy import cst
-from initlint.lint.modeltree import materialized, tree_of
+from initlint.lint.modeltree import ModelTree, materialized
 from initlint.lint.names import ImportTable
-from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
+from initlint.lint.rules.base import FileContext, Invalid, TreeRule, Valid
 from initlint.lint.scopes import initializes, scopes
 from initlint.lint.summary import ClassSummary
 
@@ -21,15 +21,15 @@ def _is_load(name: str) -> bool:
     return "load" in lowered or lowered in ("set_model_state_dict", "restore")
 
 
-class NonPersistentBuffersAfterLoad(FileRule):
+class NonPersistentBuffersAfterLoad(TreeRule):
     """Flags ``model.to_empty(...)`` followed only by loads, when the model has non-persistent buffers."""
 
     code = "INI108"
     name = "non-persistent-buffers-after-load"
     what_it_does = (
         "Checks a model built under `torch.device(\"meta\")` (or another empty-init context), moved with "
-        "`to_empty()` and then only loaded from a checkpoint: when one of its classes that this file or "
-        "torch defines registers a buffer with `persistent=False` (rotary `inv_freq`, a causal mask) that "
+        "`to_empty()` and then only loaded from a checkpoint: when one of its classes (in any file of the "
+        "project, or torch) registers a buffer with `persistent=False` (rotary `inv_freq`, a causal mask) that "
         "its `forward` does not recompute, the load cannot fill it."
     )
     why_bad = (
@@ -105,34 +105,38 @@ model.load_state_dict(torch.load("ckpt.pt"))
 
     @classmethod
     def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
-        """Needs ``to_empty`` and a non-persistent buffer."""
-        return "to_empty(" in text and "persistent=False" in text
+        """Needs ``to_empty`` (the buffers may be registered in another file)."""
+        return "to_empty(" in text
 
     @classmethod
     def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
         """Only a model built under an empty-init context can be affected."""
         return builds_under_empty_init(tree, imports)
 
-    def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
-        """Report each ``to_empty`` whose model is only loaded afterwards and keeps buffers no load fills."""
+    def ask(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str, str]]:
+        """Each ``to_empty`` whose model is only loaded afterwards, with nothing that recomputes buffers."""
         for scope, call, qualified in materialized(scopes(module, context.imports), context.imports):
             later = [c.method for c in scope.calls_after(call.index) if initializes(c.method)]
             if not later or not all(_is_load(name) for name in later):
                 continue  # nothing (INI103's) or something besides a load
-            if scope.reads_after("reset_parameters", call.index):
-                continue
-            buffers = [
-                f"`{name.rpartition('.')[2]}.{tensor}`"
-                for name, summary in tree_of(qualified, context.classes) if summary is not None
-                for tensor in _unfilled(summary)
-            ]
-            if buffers:
-                yield call.node, (
-                    f"`{call.model}` is moved with `to_empty()` and then only loaded, but it registers "
-                    f"{', '.join(sorted(buffers))} with persistent=False: no checkpoint holds them, so they "
-                    "stay uninitialized memory. Recompute them after the load (call the modules' "
-                    "`reset_parameters()` or the code that builds them), or build the model on the real device."
-                )
+            if not scope.reads_after("reset_parameters", call.index):
+                yield call.node, call.model, qualified
+
+    def judge(self, model: str, tree: ModelTree) -> str | None:
+        """Name the non-persistent buffers of the model's classes that no load fills."""
+        buffers = [
+            f"`{name.rpartition('.')[2]}.{tensor}`"
+            for name, summary in tree if summary is not None
+            for tensor in _unfilled(summary)
+        ]
+        if not buffers:
+            return None
+        return (
+            f"`{model}` is moved with `to_empty()` and then only loaded, but it registers "
+            f"{', '.join(sorted(buffers))} with persistent=False: no checkpoint holds them, so they "
+            "stay uninitialized memory. Recompute them after the load (call the modules' "
+            "`reset_parameters()` or the code that builds them), or build the model on the real device."
+        )
 
 
 def _unfilled(summary: ClassSummary) -> list[str]:

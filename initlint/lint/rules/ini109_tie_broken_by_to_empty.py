@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterator
 
 from initlint.lint.gates import builds_under_empty_init
 from initlint.lint.lazy import cst
-from initlint.lint.modeltree import class_defs, materialized, tree_of
-from initlint.lint.names import ImportTable, dotted
-from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
+from initlint.lint.modeltree import ModelTree, materialized
+from initlint.lint.names import ImportTable
+from initlint.lint.rules.base import FileContext, Invalid, TreeRule, Valid
 from initlint.lint.scopes import scopes
-from initlint.lint.walk import iter_tree
 
 __all__ = ["TieBrokenByToEmpty"]
 
-_TIE = re.compile(r"\.(weight|bias)\s*=\s*\w+\.")
 
-
-class TieBrokenByToEmpty(FileRule):
+class TieBrokenByToEmpty(TreeRule):
     """Flags ``model.to_empty(...)`` on a model whose class ties weights in ``__init__``, with no
     ``tie_weights()`` after it."""
 
@@ -27,7 +23,7 @@ class TieBrokenByToEmpty(FileRule):
     name = "tie-broken-by-to-empty"
     what_it_does = (
         "Checks a model built under `torch.device(\"meta\")` (or another empty-init context) and moved with "
-        "`to_empty()`, when a class of its tree defined in this file ties two weights in `__init__` "
+        "`to_empty()`, when a class of its tree (in any file of the project) ties two weights in `__init__` "
         "(`self.lm_head.weight = self.embed.weight`): after `to_empty()` something must tie them again "
         "(`tie_weights()`, a call named like it, or the same assignment on the model)."
     )
@@ -105,50 +101,31 @@ model.load_state_dict(torch.load("ckpt.pt"), strict=False)  # a tied checkpoint 
 
     @classmethod
     def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
-        """Needs ``to_empty`` and an assignment of a weight from another module."""
-        return "to_empty(" in text and _TIE.search(text) is not None
+        """Needs ``to_empty`` (the tie may be in another file)."""
+        return "to_empty(" in text
 
     @classmethod
     def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
         """Only a model built under an empty-init context can be affected."""
         return builds_under_empty_init(tree, imports)
 
-    def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
-        """Report each ``to_empty`` on a model with ties in ``__init__`` that nothing ties again."""
-        defs: dict[str, cst.ClassDef] | None = None
+    def ask(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str, str]]:
+        """Each ``to_empty`` after which nothing ties weights again."""
         for scope, call, qualified in materialized(scopes(module, context.imports), context.imports):
             if any("tie" in c.method.lower() for c in scope.calls_after(call.index)):
                 continue
             if any(index >= call.index and name == call.model for index, name in scope.escapes):
                 continue  # an assignment from the model after to_empty: maybe the tie again
-            defs = defs if defs is not None else class_defs(module)
-            for name, summary in tree_of(qualified, context.classes):
-                node = defs.get(name.rpartition(".")[2]) if summary is not None else None
-                tie = _tie_in_init(node) if node is not None else None
-                if tie is not None:
-                    yield call.node, (
-                        f"`{call.model}.to_empty(...)` unties the weights `{name.rpartition('.')[2]}` ties in "
-                        f"`__init__` (`{tie}`): each module now holds a tensor of its own, and a checkpoint "
-                        f"that stores the shared one once leaves the other uninitialized. Call "
-                        f"`{call.model}.tie_weights()` (or repeat the assignment) right after `to_empty()`."
-                    )
-                    break
+            yield call.node, call.model, qualified
 
-
-def _tie_in_init(node: cst.ClassDef) -> str | None:
-    """``self.a.weight = self.b.weight`` in the class's ``__init__``, as written."""
-    init = next((s for s in node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
-    if init is None:
+    def judge(self, model: str, tree: ModelTree) -> str | None:
+        """Name the first tie a class of the tree makes in ``__init__``."""
+        for name, summary in tree:
+            if summary is not None and summary.ties:
+                return (
+                    f"`{model}.to_empty(...)` unties the weights `{name.rpartition('.')[2]}` ties in "
+                    f"`__init__` (`{summary.ties[0]}`): each module now holds a tensor of its own, and a "
+                    f"checkpoint that stores the shared one once leaves the other uninitialized. Call "
+                    f"`{model}.tie_weights()` (or repeat the assignment) right after `to_empty()`."
+                )
         return None
-    for sub in iter_tree(init, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-        if not isinstance(sub, cst.Assign) or len(sub.targets) != 1:
-            continue
-        target, value = dotted(sub.targets[0].target), dotted(sub.value)
-        if target is None or value is None:
-            continue
-        left, right = target.split("."), value.split(".")
-        if len(left) >= 3 and len(right) >= 3 and left[0] == right[0] == "self" and left[-1] == right[-1] and (
-            left[-1] in ("weight", "bias") and left != right
-        ):
-            return f"{target} = {value}"
-    return None

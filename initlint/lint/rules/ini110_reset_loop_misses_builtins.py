@@ -7,19 +7,18 @@ from collections.abc import Iterator
 
 from initlint.lint.gates import builds_under_empty_init
 from initlint.lint.lazy import cst
-from initlint.lint.modeltree import materialized, tree_of
+from initlint.lint.modeltree import ModelTree, materialized
 from initlint.lint.names import ImportTable, dotted
-from initlint.lint.rules.base import FileContext, FileRule, Invalid, Valid
+from initlint.lint.rules.base import FileContext, Invalid, TreeRule, Valid
 from initlint.lint.scopes import Call, Scope, initializes, scopes
 from initlint.lint.torch_table import RESET_LOOP_MISSES
 
 __all__ = ["ResetLoopMissesBuiltins"]
 
-_SHORT_NAMES = frozenset(name.rpartition(".")[2] for name in RESET_LOOP_MISSES)
 _OVER_MODULES = frozenset({"modules", "named_modules", "children", "named_children"})
 
 
-class ResetLoopMissesBuiltins(FileRule):
+class ResetLoopMissesBuiltins(TreeRule):
     """Flags a loop calling each module's ``reset_parameters()`` after ``to_empty()`` on a model that
     holds torch built-ins without one (``nn.MultiheadAttention``)."""
 
@@ -28,7 +27,7 @@ class ResetLoopMissesBuiltins(FileRule):
     what_it_does = (
         "Checks a model built under `torch.device(\"meta\")` (or another empty-init context), moved with "
         "`to_empty()` and then initialized only by a loop that calls `reset_parameters()` on each of its "
-        "modules, when its tree (the classes this file defines, and torch's) holds a torch built-in whose "
+        "modules, when its tree (the project's classes, in any file, and torch's) holds a torch built-in whose "
         "tensors no `reset_parameters()` covers: `nn.MultiheadAttention` (and the `nn.Transformer*` layers "
         "that build it) initializes `in_proj_weight` in `_reset_parameters()` only."
     )
@@ -81,31 +80,33 @@ for module in model.modules():
 
     @classmethod
     def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
-        """Needs ``to_empty``, a reset and the name of a built-in that a reset loop misses."""
-        return "to_empty(" in text and "reset_parameters" in text and any(name in text for name in _SHORT_NAMES)
+        """Needs ``to_empty`` and a reset (the built-in may be built in another file)."""
+        return "to_empty(" in text and "reset_parameters" in text
 
     @classmethod
     def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
         """Only a model built under an empty-init context can be affected."""
         return builds_under_empty_init(tree, imports)
 
-    def check(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str]]:
-        """Report each ``to_empty`` whose only initialization is a reset loop that misses built-ins."""
+    def ask(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str, str]]:
+        """Each ``to_empty`` whose only initialization is a loop of ``reset_parameters()`` calls."""
         for scope, call, qualified in materialized(scopes(module, context.imports), context.imports):
             later = [c for c in scope.calls_after(call.index) if initializes(c.method)]
-            if not later or not all(_in_reset_loop(c, scope, call) for c in later):
-                continue
-            missed = sorted({
-                tensor for name, _ in tree_of(qualified, context.classes) for tensor in RESET_LOOP_MISSES.get(name, ())
-            })
-            if missed:
-                shown = ", ".join(f"`{t}`" for t in missed if t.endswith(("in_proj_weight", "in_proj_bias")))
-                yield call.node, (
-                    f"`{call.model}` is initialized after `to_empty()` only by calling each module's "
-                    f"`reset_parameters()`, but it holds torch modules that have none: {shown or missed[0]} "
-                    "keep uninitialized memory. Call `_reset_parameters()` on each `nn.MultiheadAttention` "
-                    "too, or initialize the model with its own init function."
-                )
+            if later and all(_in_reset_loop(c, scope, call) for c in later):
+                yield call.node, call.model, qualified
+
+    def judge(self, model: str, tree: ModelTree) -> str | None:
+        """Name the tensors of the torch built-ins in the tree that such a loop leaves unwritten."""
+        missed = sorted({tensor for name, _ in tree for tensor in RESET_LOOP_MISSES.get(name, ())})
+        if not missed:
+            return None
+        shown = ", ".join(f"`{t}`" for t in missed if t.endswith(("in_proj_weight", "in_proj_bias")))
+        return (
+            f"`{model}` is initialized after `to_empty()` only by calling each module's "
+            f"`reset_parameters()`, but it holds torch modules that have none: {shown or missed[0]} "
+            "keep uninitialized memory. Call `_reset_parameters()` on each `nn.MultiheadAttention` "
+            "too, or initialize the model with its own init function."
+        )
 
 
 def _in_reset_loop(call: Call, scope: Scope, origin: Call) -> bool:
