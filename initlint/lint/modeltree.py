@@ -18,21 +18,31 @@ from initlint.lint.torch_table import BUILTIN_MODULES
 
 __all__ = ["model_class", "tree_of", "materialized", "ModelTree"]
 
-ModelTree = list[tuple[str, "ClassSummary | None"]]  # (class name, its summary; ``None``: a torch built-in)
+ModelTree = list[tuple[str, "ClassSummary | None"]]  # (class name, its summary; ``None``: known from a table)
+
+
+_FROM_CONFIG = (".from_config", "._from_config")  # transformers: builds the class, loads nothing
 
 
 def model_class(scope: Scope, model: str, imports: ImportTable) -> str | None:
-    """The qualified class ``model`` was built from in ``scope`` (``model = Net(...)``), if known."""
+    """The qualified class ``model`` was built from in ``scope`` (``model = Net(...)``, or
+    ``LlamaForCausalLM.from_config(config)``), if known."""
     value = scope.values.get(model)
     if not isinstance(value, cst.Call):
         return None
-    return imports.qualify(value.func)
+    qualified = imports.qualify(value.func)
+    if qualified is not None and qualified.endswith(_FROM_CONFIG):
+        return qualified.rpartition(".")[0]
+    return qualified
 
 
 def tree_of(qualified: str, resolve: Callable[[str], object]) -> ModelTree:
-    """``qualified`` and every class of its tree the project or the torch table knows, each once: with
-    its summary (a class of the project) or ``None`` (a torch built-in). ``resolve`` finds a class by
-    qualified name (``ProjectIndex.resolve``); a class it does not know ends that branch."""
+    """``qualified`` and every class of its tree the project or a table knows, each once: with its
+    summary (a class of the project) or ``None`` (a torch built-in, or a transformers model class, whose
+    facts the rules read from the tables by name). ``resolve`` finds a class by qualified name
+    (``ProjectIndex.resolve``); a class neither knows ends that branch."""
+    from initlint.lint.hf_models import NON_PERSISTENT_BUFFERS  # a large table: only for these questions
+
     tree: ModelTree = []
     seen: set[str] = set()
     found: set[int] = set()  # one class reached under two names (a re-export) counts once
@@ -46,11 +56,14 @@ def tree_of(qualified: str, resolve: Callable[[str], object]) -> ModelTree:
             tree.append((name, None))
             continue
         summary = resolve(name)
-        if isinstance(summary, ClassSummary) and id(summary) not in found:
-            found.add(id(summary))
-            tree.append((summary.name, summary))
-            pending += [base for base in summary.bases if base is not None]
-            pending += [built for built in summary.protocol.get("builds", ()) if ":" not in built]
+        if isinstance(summary, ClassSummary):
+            if id(summary) not in found:
+                found.add(id(summary))
+                tree.append((summary.name, summary))
+                pending += [base for base in summary.bases if base is not None]
+                pending += [built for built in summary.protocol.get("builds", ()) if ":" not in built]
+        elif name.startswith("transformers.") and name.rpartition(".")[2] in NON_PERSISTENT_BUFFERS:
+            tree.append((name, None))  # installed, not the project's: known from the table
     return tree
 
 

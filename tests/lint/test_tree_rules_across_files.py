@@ -187,3 +187,59 @@ def _nan_tensors(script: str, root: Path, monkeypatch: Any) -> list[str]:
 ], ids=["loaded", "reset-loop", "tied-again"])
 def test_what_the_rules_report_is_what_stays_nan(script: str, nan: list[str], tmp_path: Path, monkeypatch: Any) -> None:
     assert _nan_tensors(textwrap.dedent(script), tmp_path, monkeypatch) == nan
+
+
+# -- transformers' model classes, from the generated table ----------------------------------------
+ISSUE_34234 = """\
+    import accelerate
+    import torch
+    import transformers
+
+    with accelerate.init_empty_weights():
+        config = transformers.LlamaConfig.from_pretrained("/models/llama_3.1/")
+        model = transformers.LlamaForCausalLM._from_config(config)
+
+    model.to_empty(device=torch.device("cuda:0"))
+    model = accelerate.load_checkpoint_and_dispatch(model, "/models/llama_3.1/")
+    """
+
+
+def test_transformers_issue_34234_is_reported_where_to_empty_wipes_the_rotary_buffers(tmp_path: Path) -> None:
+    # huggingface/transformers#34234: inv_freq left uninitialized by init_empty_weights + to_empty + a load
+    found = lint_tree(tmp_path, {"repro.py": ISSUE_34234}, **SELECT)
+    assert _codes(found) == [("repro.py", 9, "INI108")]
+    assert "`LlamaRotaryEmbedding.inv_freq`" in found[0].message
+
+
+@pytest.mark.parametrize("build", [
+    "transformers.GPT2LMHeadModel(config)",  # no non-persistent buffer
+    "transformers.AutoModelForCausalLM.from_config(config)",  # which family is not known: not guessed
+    "MyLlama(config)",  # a class of another library
+])
+def test_transformers_models_without_such_buffers_or_unknown_are_left_alone(build: str, tmp_path: Path) -> None:
+    script = textwrap.dedent(ISSUE_34234).replace("transformers.LlamaForCausalLM._from_config(config)", build)
+    script = script.replace("import transformers\n", "import transformers\nfrom other_lib import MyLlama\n")
+    assert lint_tree(tmp_path, {"repro.py": script}, **SELECT) == []
+
+
+def test_a_project_subclass_of_a_transformers_model_inherits_its_buffers(tmp_path: Path) -> None:
+    files = {
+        "mymodel.py": """\
+            from transformers import MistralForCausalLM
+
+            class Chat(MistralForCausalLM):
+                pass
+            """,
+        "train.py": """\
+            import torch
+            from mymodel import Chat
+
+            with torch.device("meta"):
+                model = Chat(config)
+            model.to_empty(device="cpu")
+            model.load_state_dict(torch.load("ckpt.pt"))
+            """,
+    }
+    found = lint_tree(tmp_path, files, **SELECT)
+    assert _codes(found) == [("train.py", 6, "INI108")]
+    assert "`MistralRotaryEmbedding.inv_freq`" in found[0].message

@@ -30,7 +30,9 @@ class NonPersistentBuffersAfterLoad(TreeRule):
         "Checks a model built under `torch.device(\"meta\")` (or another empty-init context), moved with "
         "`to_empty()` and then only loaded from a checkpoint: when one of its classes (in any file of the "
         "project, or torch) registers a buffer with `persistent=False` (rotary `inv_freq`, a causal mask) that "
-        "its `forward` does not recompute, the load cannot fill it."
+        "its `forward` does not recompute, the load cannot fill it. transformers' model classes "
+        "(`LlamaForCausalLM(config)`, `.from_config(config)`) are judged from a table generated from the "
+        "pinned transformers; an `Auto...` class is not (which family it builds is not known)."
     )
     why_bad = (
         "A checkpoint holds the persistent tensors only: `state_dict()` leaves out every "
@@ -79,6 +81,18 @@ model.to_empty(device="cpu")
 model.load_state_dict(torch.load("ckpt.pt"))
 """
         ),
+        Valid(
+            """\
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+config = GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=64)
+with torch.device("meta"):
+    model = GPT2LMHeadModel(config)  # registers no buffer a checkpoint leaves out
+model.to_empty(device="cpu")
+model.load_state_dict(torch.load("ckpt.pt"))
+"""
+        ),
     )
     INVALID = (
         Invalid(
@@ -100,6 +114,21 @@ model.load_state_dict(torch.load("ckpt.pt"))
 """,
             line=13,
             mentions=("`model`", "`Rotary.inv_freq`", "persistent=False"),
+        ),
+        Invalid(
+            """\
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+config = LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     num_key_value_heads=2, vocab_size=64)
+with torch.device("meta"):
+    model = LlamaForCausalLM(config)
+model.to_empty(device="cpu")
+model.load_state_dict(torch.load("ckpt.pt"))  # the rotary frequencies are in no checkpoint
+""",
+            line=8,
+            mentions=("`model`", "`LlamaRotaryEmbedding.inv_freq`", "persistent=False"),
         ),
     )
 
@@ -124,11 +153,15 @@ model.load_state_dict(torch.load("ckpt.pt"))
 
     def judge(self, model: str, tree: ModelTree) -> str | None:
         """Name the non-persistent buffers of the model's classes that no load fills."""
-        buffers = [
+        from initlint.lint.hf_models import NON_PERSISTENT_BUFFERS  # transformers' model classes
+
+        buffers = {
             f"`{name.rpartition('.')[2]}.{tensor}`"
             for name, summary in tree if summary is not None
-            for tensor in _unfilled(summary)
-        ]
+            for tensor in unfilled_buffers(summary)
+        }
+        buffers.update(f"`{buffer}`" for name, summary in tree if summary is None
+                       for buffer in NON_PERSISTENT_BUFFERS.get(name.rpartition(".")[2], ()))
         if not buffers:
             return None
         return (
@@ -139,7 +172,7 @@ model.load_state_dict(torch.load("ckpt.pt"))
         )
 
 
-def _unfilled(summary: ClassSummary) -> list[str]:
+def unfilled_buffers(summary: ClassSummary) -> list[str]:
     """Non-persistent buffers the class's ``forward`` (or a method it calls) does not rewrite."""
     forward = summary.methods.get("forward")
     rewritten: set[str] = set()

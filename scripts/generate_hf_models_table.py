@@ -1,0 +1,77 @@
+"""Regenerate ``initlint/lint/hf_models.py``: the non-persistent buffers of transformers' model classes.
+
+A training script that builds ``LlamaForCausalLM(config)`` on meta, calls ``to_empty()`` and then only loads
+a checkpoint leaves the rotary ``inv_freq`` as uninitialized memory (INI108): no checkpoint holds a
+``persistent=False`` buffer. The linter never imports transformers, and the pinned package is not part of a
+user's project, so what each public model class's tree registers is read here, once, from the installed
+source with the linter's own project index and INI108's own reading of a class (buffers its ``forward``
+rewrites do not count). ``tests/lint/test_hf_models_table.py`` fails when the table is stale, and executes
+a sample of it.
+
+Usage::
+
+    python scripts/generate_hf_models_table.py          # rewrite the table
+    python scripts/generate_hf_models_table.py --check  # exit 1 if it is stale
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import pprint
+import re
+from pathlib import Path
+
+from initlint.config import Config
+from initlint.lint.engine import Project
+from initlint.lint.modeltree import tree_of
+from initlint.lint.rules.ini108_non_persistent_buffers_after_load import unfilled_buffers
+
+from _tables import write_or_check  # scripts/ is on sys.path when a script runs
+
+TABLE = Path(__file__).resolve().parents[1] / "initlint" / "lint" / "hf_models.py"
+HEADER = '''"""transformers' model classes that register non-persistent buffers. Generated: do not edit.
+
+Regenerate with ``python scripts/generate_hf_models_table.py`` (from transformers {version}).
+``NON_PERSISTENT_BUFFERS`` maps a public model class of transformers (its name, as exported by
+``transformers``) to the ``persistent=False`` buffers of its tree that its modules' ``forward`` do not
+recompute, as ``Class.buffer``: what a checkpoint load after ``to_empty()`` leaves uninitialized.
+"""
+
+TRANSFORMERS_VERSION = {version!r}
+
+NON_PERSISTENT_BUFFERS: dict[str, tuple[str, ...]] = '''
+_PUBLIC_MODEL = re.compile(r"^class ([A-Z]\w*(?:Model|For\w+|LMHead\w*))\(", re.MULTILINE)
+
+
+def buffers_by_class() -> dict[str, tuple[str, ...]]:
+    """Every public model class of the installed transformers' ``modeling_*.py`` files whose tree holds
+    non-persistent buffers, with them."""
+    spec = importlib.util.find_spec("transformers")  # located, never imported
+    assert spec is not None and spec.origin is not None
+    package = Path(spec.origin).parent
+    index = Project(Config(root=package.parent), [], cache=False).index()
+    table: dict[str, tuple[str, ...]] = {}
+    for path in sorted(package.glob("models/*/modeling_*.py")):
+        module = ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        for name in _PUBLIC_MODEL.findall(path.read_text(encoding="utf-8")):
+            tree = tree_of(f"{module}.{name}", index.resolve)
+            found = {f"{cls.rpartition('.')[2]}.{buffer}" for cls, summary in tree if summary is not None
+                     for buffer in unfilled_buffers(summary)}
+            if found:
+                table[name] = tuple(sorted(found))
+    return table
+
+
+def render() -> str:
+    """The text of the table module."""
+    version = importlib.metadata.version("transformers")
+    return HEADER.format(version=version) + pprint.pformat(buffers_by_class(), width=110) + "\n"
+
+
+def main() -> int:
+    return write_or_check(TABLE, render())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
