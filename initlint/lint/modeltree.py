@@ -41,7 +41,7 @@ def tree_of(qualified: str, resolve: Callable[[str], object]) -> ModelTree:
     summary (a class of the project) or ``None`` (a torch built-in, or a transformers model class, whose
     facts the rules read from the tables by name). ``resolve`` finds a class by qualified name
     (``ProjectIndex.resolve``); a class neither knows ends that branch."""
-    from initlint.lint.hf_models import NON_PERSISTENT_BUFFERS  # a large table: only for these questions
+    from initlint.lint import hf_models  # a large table: only for these questions
 
     tree: ModelTree = []
     seen: set[str] = set()
@@ -62,7 +62,7 @@ def tree_of(qualified: str, resolve: Callable[[str], object]) -> ModelTree:
                 tree.append((summary.name, summary))
                 pending += [base for base in summary.bases if base is not None]
                 pending += [built for built in summary.protocol.get("builds", ()) if ":" not in built]
-        elif name.startswith("transformers.") and name.rpartition(".")[2] in NON_PERSISTENT_BUFFERS:
+        elif name.startswith("transformers.") and hf_models.knows(name.rpartition(".")[2]):
             tree.append((name, None))  # installed, not the project's: known from the table
     return tree
 

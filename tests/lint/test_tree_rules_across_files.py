@@ -212,7 +212,7 @@ def test_transformers_issue_34234_is_reported_where_to_empty_wipes_the_rotary_bu
 
 
 @pytest.mark.parametrize("build", [
-    "transformers.GPT2LMHeadModel(config)",  # no non-persistent buffer
+    "transformers.GPT2Model(config)",  # no non-persistent buffer, no tie
     "transformers.AutoModelForCausalLM.from_config(config)",  # which family is not known: not guessed
     "MyLlama(config)",  # a class of another library
 ])
@@ -243,3 +243,10 @@ def test_a_project_subclass_of_a_transformers_model_inherits_its_buffers(tmp_pat
     found = lint_tree(tmp_path, files, **SELECT)
     assert _codes(found) == [("train.py", 6, "INI108")]
     assert "`MistralRotaryEmbedding.inv_freq`" in found[0].message
+
+
+def test_a_transformers_model_that_ties_its_embeddings_by_default(tmp_path: Path) -> None:
+    script = textwrap.dedent(ISSUE_34234).replace("LlamaForCausalLM._from_config", "GPT2LMHeadModel")
+    found = lint_tree(tmp_path, {"repro.py": script}, **SELECT)
+    assert _codes(found) == [("repro.py", 9, "INI109")]
+    assert "`lm_head.weight = transformer.wte.weight`" in found[0].message

@@ -84,11 +84,11 @@ model.load_state_dict(torch.load("ckpt.pt"))
         Valid(
             """\
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import GPT2Config, GPT2Model
 
 config = GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=64)
 with torch.device("meta"):
-    model = GPT2LMHeadModel(config)  # registers no buffer a checkpoint leaves out
+    model = GPT2Model(config)  # registers no buffer a checkpoint leaves out
 model.to_empty(device="cpu")
 model.load_state_dict(torch.load("ckpt.pt"))
 """

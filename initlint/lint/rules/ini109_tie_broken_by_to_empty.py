@@ -24,8 +24,10 @@ class TieBrokenByToEmpty(TreeRule):
     what_it_does = (
         "Checks a model built under `torch.device(\"meta\")` (or another empty-init context) and moved with "
         "`to_empty()`, when a class of its tree (in any file of the project) ties two weights in `__init__` "
-        "(`self.lm_head.weight = self.embed.weight`): after `to_empty()` something must tie them again "
-        "(`tie_weights()`, a call named like it, or the same assignment on the model)."
+        "(`self.lm_head.weight = self.embed.weight`), or it is a transformers model class that ties its "
+        "embeddings by default (from a table generated from the pinned transformers): after `to_empty()` "
+        "something must tie them again (`tie_weights()`, a call named like it, or the same assignment on "
+        "the model)."
     )
     why_bad = (
         "`to_empty()` gives every module a new tensor of its own, so two modules that shared one parameter "
@@ -97,6 +99,20 @@ model.load_state_dict(torch.load("ckpt.pt"), strict=False)  # a tied checkpoint 
             line=13,
             mentions=("`model.to_empty(...)`", "`LM`", "`self.lm_head.weight = self.embed.weight`", "tie_weights"),
         ),
+        Invalid(
+            """\
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+config = GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=64)
+with torch.device("meta"):
+    model = GPT2LMHeadModel(config)
+model.to_empty(device="cpu")
+model.load_state_dict(torch.load("ckpt.pt"), strict=False)  # save_pretrained stores the tied weight once
+""",
+            line=7,
+            mentions=("`GPT2LMHeadModel`", "`lm_head.weight = transformer.wte.weight`", "tie_word_embeddings"),
+        ),
     )
 
     @classmethod
@@ -119,12 +135,17 @@ model.load_state_dict(torch.load("ckpt.pt"), strict=False)  # a tied checkpoint 
             yield call.node, call.model, qualified
 
     def judge(self, model: str, tree: ModelTree) -> str | None:
-        """Name the first tie a class of the tree makes in ``__init__``."""
+        """Name the first tie a class of the tree makes in ``__init__`` (or a transformers class makes)."""
+        from initlint.lint.hf_models import TIED_WEIGHTS
+
         for name, summary in tree:
-            if summary is not None and summary.ties:
+            tie, when = (summary.ties[0] if summary is not None and summary.ties else None), ""
+            if summary is None and name.startswith("transformers."):
+                tie, when = TIED_WEIGHTS.get(name.rpartition(".")[2]), " when `config.tie_word_embeddings` (its default)"
+            if tie is not None:
                 return (
                     f"`{model}.to_empty(...)` unties the weights `{name.rpartition('.')[2]}` ties in "
-                    f"`__init__` (`{summary.ties[0]}`): each module now holds a tensor of its own, and a "
+                    f"`__init__` (`{tie}`{when}): each module now holds a tensor of its own, and a "
                     f"checkpoint that stores the shared one once leaves the other uninitialized. Call "
                     f"`{model}.tie_weights()` (or repeat the assignment) right after `to_empty()`."
                 )
