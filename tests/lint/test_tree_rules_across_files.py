@@ -250,3 +250,57 @@ def test_a_transformers_model_that_ties_its_embeddings_by_default(tmp_path: Path
     found = lint_tree(tmp_path, {"repro.py": script}, **SELECT)
     assert _codes(found) == [("repro.py", 9, "INI109")]
     assert "`lm_head.weight = transformer.wte.weight`" in found[0].message
+
+
+# -- pytorch/torchtitan#1371: generation loaded a DCP checkpoint into a to_empty'd model --------------
+TORCHTITAN = {
+    "models/__init__.py": "",
+    "models/model.py": """\
+        import torch
+        from torch import nn
+
+        def precompute_freqs_cis(dim, end, theta=10000.0):
+            freqs = 1.0 / (theta ** (torch.arange(0, dim, 2)[: (dim // 2)].float() / dim))
+            t = torch.arange(end, device=freqs.device)
+            return torch.polar(torch.ones_like(torch.outer(t, freqs)), torch.outer(t, freqs))
+
+        class Transformer(nn.Module):
+            def __init__(self, args):
+                super().__init__()
+                self.tok_embeddings = nn.Embedding(args.vocab_size, args.dim)
+                self.register_buffer(
+                    "freqs_cis", precompute_freqs_cis(args.dim // args.n_heads, args.max_seq_len * 2), persistent=False
+                )
+
+            def init_weights(self, buffer_device=None):
+                with torch.device(buffer_device or self.freqs_cis.device):
+                    self.freqs_cis = precompute_freqs_cis(4, 16)
+                nn.init.normal_(self.tok_embeddings.weight)
+        """,
+    "generate.py": """\
+        import torch
+        import torch.distributed.checkpoint as dcp
+
+        from models.model import Transformer
+
+        def main(args, checkpoint_path):
+            with torch.device("meta"):
+                model = Transformer(args)
+            model.to_empty(device="cuda")
+            state_dict = {"model": model.state_dict()}
+            dcp.load(state_dict, checkpoint_id=checkpoint_path)
+            return model
+        """,
+}
+
+
+def test_torchtitan_1371_generation_without_init_weights(tmp_path: Path) -> None:
+    found = lint_tree(tmp_path, TORCHTITAN, **SELECT)
+    assert _codes(found) == [("generate.py", 9, "INI108")]
+    assert "`Transformer.freqs_cis`" in found[0].message
+
+
+def test_torchtitan_1371_fixed_by_init_weights_after_to_empty(tmp_path: Path) -> None:
+    fixed = {**TORCHTITAN, "generate.py": TORCHTITAN["generate.py"].replace(
+        'model.to_empty(device="cuda")\n', 'model.to_empty(device="cuda")\n            model.init_weights(buffer_device="cuda")\n')}
+    assert lint_tree(tmp_path, fixed, **SELECT) == []
