@@ -132,9 +132,29 @@ def _summarize_class(node: ast.ClassDef, name: str, table: ImportTable) -> Class
         for name in filled.get(method, ()):  # self.weights[k] = nn.Parameter(...) into a ParameterDict
             if name in containers:
                 tensors.setdefault((name, ""), TensorDef(name=name, kind="parameter"))
-    names = {name for name, condition in tensors if not condition}  # made unguarded: the guarded copy adds nothing
-    summary.tensors = [t for (name, condition), t in tensors.items() if not condition or name not in names]
+    summary.tensors = _merge_guarded(list(tensors.values()))
     return summary
+
+
+def _merge_guarded(tensors: list[TensorDef]) -> list[TensorDef]:
+    """One definition per name, unguarded, unless a name is a parameter under one guard and a buffer under
+    the other (``if requires_grad: Parameter(...) else: register_buffer(...)``): then one per guard."""
+    kinds: dict[str, set[tuple[str, bool]]] = {}
+    for tensor in tensors:
+        kinds.setdefault(tensor.name, set()).add((tensor.kind, tensor.persistent))
+    merged: dict[tuple[str, str], TensorDef] = {}
+    for tensor in tensors:
+        if tensor.condition and len(kinds[tensor.name]) == 1:  # the same tensor on every path that makes it
+            tensor = TensorDef(tensor.name, tensor.kind, tensor.persistent) if _both_ways(tensors, tensor) else tensor
+        merged.setdefault((tensor.name, tensor.condition), tensor)
+    unguarded = {name for name, condition in merged if not condition}
+    return [t for (name, condition), t in merged.items() if not condition or name not in unguarded]
+
+
+def _both_ways(tensors: list[TensorDef], tensor: TensorDef) -> bool:
+    """Whether ``tensor``'s name is also made unguarded or under the opposite guard."""
+    opposite = tensor.condition[1:] if tensor.condition.startswith("!") else f"!{tensor.condition}"
+    return any(t.name == tensor.name and t.condition in ("", opposite) for t in tensors)
 
 
 def _built_by_init(summary: ClassSummary) -> list[str]:
