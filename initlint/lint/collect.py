@@ -129,15 +129,36 @@ def _summarize_class(node: ast.ClassDef, name: str, table: ImportTable) -> Class
             created[statement.name] = scanner.tensors
             filled[statement.name] = scanner.filled
             containers |= scanner.containers
-    tensors: dict[str, TensorDef] = {}
+    tensors: dict[tuple[str, str], TensorDef] = {}
     for method in _built_by_init(summary):
-        for tensor in created.get(method, ()):
-            tensors.setdefault(tensor.name, tensor)
+        for tensor in created.get(method, ()):  # one per name, or per guard where guards tell them apart
+            tensors.setdefault((tensor.name, tensor.condition), tensor)
         for name in filled.get(method, ()):  # self.weights[k] = nn.Parameter(...) into a ParameterDict
             if name in containers:
-                tensors.setdefault(name, TensorDef(name=name, kind="parameter"))
-    summary.tensors = list(tensors.values())
+                tensors.setdefault((name, ""), TensorDef(name=name, kind="parameter"))
+    summary.tensors = _merge_guarded(list(tensors.values()))
     return summary
+
+
+def _merge_guarded(tensors: list[TensorDef]) -> list[TensorDef]:
+    """One definition per name, unguarded, unless a name is a parameter under one guard and a buffer under
+    the other (``if requires_grad: Parameter(...) else: register_buffer(...)``): then one per guard."""
+    kinds: dict[str, set[tuple[str, bool]]] = {}
+    for tensor in tensors:
+        kinds.setdefault(tensor.name, set()).add((tensor.kind, tensor.persistent))
+    merged: dict[tuple[str, str], TensorDef] = {}
+    for tensor in tensors:
+        if tensor.condition and len(kinds[tensor.name]) == 1:  # the same tensor on every path that makes it
+            tensor = TensorDef(tensor.name, tensor.kind, tensor.persistent) if _both_ways(tensors, tensor) else tensor
+        merged.setdefault((tensor.name, tensor.condition), tensor)
+    unguarded = {name for name, condition in merged if not condition}
+    return [t for (name, condition), t in merged.items() if not condition or name not in unguarded]
+
+
+def _both_ways(tensors: list[TensorDef], tensor: TensorDef) -> bool:
+    """Whether ``tensor``'s name is also made unguarded or under the opposite guard."""
+    opposite = tensor.condition[1:] if tensor.condition.startswith("!") else f"!{tensor.condition}"
+    return any(t.name == tensor.name and t.condition in ("", opposite) for t in tensors)
 
 
 def _built_by_init(summary: ClassSummary) -> list[str]:
@@ -216,7 +237,9 @@ class _MethodScanner:
         self.filled: list[str] = []
         self.ties: list[str] = []  # ``self.a.weight = self.b.weight``: two modules share one tensor
         self.bound: set[str] = set(arguments)  # names the method binds: its arguments, assigned and loop names
-        self._top: set[int] = set()  # the statements of the method's own block
+        self._top: set[int] = set()  # the statements of the method's own block, and those run with the defaults
+        self._guards: dict[int, str] = {}  # statement -> the guard of a top-level `if flag:` it sits under
+        self._guard = ""  # the guard of the statement being read
 
     # -- helpers ---------------------------------------------------------------------------
     def _root(self, node: ast.expr) -> str | None:
@@ -244,12 +267,19 @@ class _MethodScanner:
         return factory == "torch.tensor" and isinstance(first, ast.List) and not first.elts
 
     def _write(self, name: str | None) -> None:
-        if name is not None and name not in self._written:
+        if name is None:
+            return
+        guarded = self.facts.guarded
+        if name not in self._written:
             self._written.add(name)
             self.facts.writes.append(name)
+            if self._guard:
+                guarded[name] = self._guard
+        elif guarded.get(name) != self._guard:
+            guarded.pop(name, None)  # written under two guards, or under none: unguarded
 
     def _tensor(self, name: str, kind: str, persistent: bool = True) -> None:
-        self.tensors.append(TensorDef(name=name, kind=kind, persistent=persistent))
+        self.tensors.append(TensorDef(name=name, kind=kind, persistent=persistent, condition=self._guard))
 
     def _constructs(self, value: ast.expr | None) -> str | None:
         """``"parameter"``/``"buffer"`` when ``value`` builds one (directly or in a container)."""
@@ -313,11 +343,20 @@ class _MethodScanner:
             ast.For: self.visit_For,
             ast.Call: self.visit_Call,
         }
-        # an argument rebound under a condition may still be the caller's tensor on the other path
-        self._top = {id(statement) for statement in method.body}
+        # an argument rebound under a condition may still be the caller's tensor on the other path, unless
+        # that path is the one its default takes (`if atomref is None: atomref = torch.zeros(...)`)
+        self._top = _default_path(method)
+        self._guards = _guards(method.body, self.self_name)
+        guards, top = self._guards, {id(statement) for statement in method.body}
         stack: list[ast.AST] = list(reversed(method.body))
         while stack:  # pre-order, in source order; no generator: this loop sees every node of every method
             node = stack.pop()
+            if guards:  # a statement's subtree is read before its next sibling: the guard holds until then
+                key = id(node)
+                if key in guards:
+                    self._guard = guards[key]
+                elif key in top:
+                    self._guard = ""
             handler = handlers.get(type(node))
             if handler is not None:
                 handler(node)
@@ -450,6 +489,100 @@ class _MethodScanner:
             self.facts.writes_all_parameters = self.facts.writes_all_buffers = True
         else:
             self._write(name)
+
+
+def _flag(test: ast.expr, self_name: str) -> str:
+    """``"flag"`` for ``if flag:``/``if self.flag:``, ``"!flag"`` for ``if not ...:``; ``""`` for other tests."""
+    negated = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+    if negated:
+        test = test.operand  # type: ignore[attr-defined]
+    if isinstance(test, ast.Attribute) and isinstance(test.value, ast.Name) and test.value.id == self_name:
+        name = test.attr
+    elif isinstance(test, ast.Name):
+        name = test.id
+    else:
+        return ""
+    return f"!{name}" if negated else name
+
+
+def _guards(body: Sequence[ast.stmt], self_name: str) -> dict[int, str]:
+    """The statements of each top-level ``if flag: ... else: ...`` of a method, with their guard."""
+    guards: dict[int, str] = {}
+    for statement in body:
+        if isinstance(statement, ast.If) and (flag := _flag(statement.test, self_name)):
+            other = flag[1:] if flag.startswith("!") else f"!{flag}"
+            guards.update((id(s), flag) for s in statement.body)
+            guards.update((id(s), other) for s in statement.orelse)
+    return guards
+
+
+def _default_path(method: ast.FunctionDef | ast.AsyncFunctionDef) -> set[int]:
+    """The method's top-level statements, and the statements under an ``if`` that the arguments' literal
+    defaults decide (``x is None``, ``x is not None``, ``isinstance(x, ...)``, ``not ...``): those run when
+    the caller passes none of them, so a tensor they make from an argument is made here."""
+    args = method.args
+    positional = [*args.posonlyargs, *args.args]
+    pairs = [*zip(positional[len(positional) - len(args.defaults):], args.defaults),
+             *zip(args.kwonlyargs, args.kw_defaults)]
+    values: dict[str, str] = {}  # argument -> "none" / "value" (a non-tensor literal) while known
+    for arg, default in pairs:
+        if isinstance(default, ast.Constant):
+            values[arg.arg] = "none" if default.value is None else "value"
+    reached = {id(statement) for statement in method.body}
+    if not values:
+        return reached
+
+    def walk(statements: Sequence[ast.stmt]) -> None:  # statements only: no subtree is read twice
+        for statement in statements:
+            reached.add(id(statement))
+            if isinstance(statement, ast.Assign):
+                for target in statement.targets:
+                    if isinstance(target, ast.Name) and target.id in values:
+                        values[target.id] = _literal_kind(statement.value)
+                    elif not isinstance(target, (ast.Name, ast.Attribute, ast.Subscript)):
+                        values.clear()  # a, b = ...: what it rebinds is unknown from here on
+            elif isinstance(statement, ast.AnnAssign):
+                if isinstance(statement.target, ast.Name) and statement.target.id in values:
+                    values[statement.target.id] = "unknown"
+            elif isinstance(statement, ast.If) and (taken := _decide(statement.test, values)) is not None:
+                walk(statement.body if taken else statement.orelse)
+            elif not isinstance(statement, (ast.Expr, ast.Assert, ast.Pass)):
+                values.clear()  # an undecided branch, a loop, a with: it may rebind any of them
+            if not values:
+                return
+
+    walk(method.body)
+    return reached
+
+
+def _literal_kind(value: ast.expr) -> str:
+    if isinstance(value, ast.Constant):
+        return "none" if value.value is None else "value"
+    if isinstance(value, (ast.BinOp, ast.UnaryOp)) and all(
+            isinstance(sub, (ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.Load))
+            for sub in ast.walk(value)):
+        return "value"  # 1. / (num_layers + 1): arithmetic on numbers
+    return "unknown"
+
+
+def _decide(test: ast.expr, values: dict[str, str]) -> bool | None:
+    """The value of an ``if`` test on the arguments' known defaults, or ``None`` when it depends on more."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _decide(test.operand, values)
+        return None if inner is None else not inner
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and _is_constant(test.comparators[0], None) \
+            and isinstance(test.left, ast.Name) and values.get(test.left.id, "unknown") != "unknown":
+        none = values[test.left.id] == "none"
+        if isinstance(test.ops[0], ast.Is):
+            return none
+        if isinstance(test.ops[0], ast.IsNot):
+            return not none
+    if isinstance(test, ast.Call) and dotted(test.func) == "isinstance" and len(test.args) == 2 \
+            and isinstance(test.args[0], ast.Name) and values.get(test.args[0].id, "unknown") != "unknown":
+        tensor_class = (dotted(test.args[1]) or "").rpartition(".")[2] in ("Tensor", "Parameter")
+        if values[test.args[0].id] == "none" or tensor_class:
+            return False  # None, or a number, is no tensor
+    return None
 
 
 _FILLING = frozenset({"append", "extend", "insert", "update", "__setitem__"})

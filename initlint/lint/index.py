@@ -40,12 +40,19 @@ class Coverage:
     names: set[str] = field(default_factory=set)
     all_parameters: bool = False
     all_buffers: bool = False
+    guarded: dict[str, set[str]] = field(default_factory=dict)  # name -> guards of its writes ("" = none)
 
     def covers(self, tensor: TensorDef) -> bool:
         """Whether the init methods write ``tensor``."""
         if tensor.name in self.names:
-            return True
+            # `if self.requires_grad: self.beta.fill_(1)` writes the parameter made under `if requires_grad:`,
+            # not the buffer of the same name made under its `else:`
+            return not tensor.condition or self.guarded.get(tensor.name) != {_negated(tensor.condition)}
         return self.all_parameters if tensor.kind == "parameter" else self.all_buffers
+
+
+def _negated(condition: str) -> str:
+    return condition[1:] if condition.startswith("!") else f"!{condition}"
 
 
 class Judge(Protocol):
@@ -153,17 +160,21 @@ class ClassView:
         """The tensors this class creates itself."""
         return self.cls.tensors
 
-    def describe(self, names: Iterable[str] | None = None) -> str:
-        """``parameter `weight`, buffer `inv_freq` (non-persistent ...)``, for messages."""
-        wanted = None if names is None else set(names)
-        parts = []
+    def describe(self, names: Iterable[str | TensorDef] | None = None) -> str:
+        """``parameter `weight`, buffer `inv_freq` (non-persistent ...)``, for messages: the tensors named, or
+        given (a parameter and a buffer may share a name under opposite guards: ``parameter or buffer `r```)."""
+        wanted = None if names is None else {n if isinstance(n, str) else id(n) for n in names}
+        parts: dict[str, str] = {}
         for tensor in self.tensors:
-            if wanted is not None and tensor.name not in wanted:
+            if wanted is not None and tensor.name not in wanted and id(tensor) not in wanted:
                 continue
             shown = tensor.name if tensor.name.startswith("<") else f"`{tensor.name}`"
             extra = " (non-persistent: no checkpoint restores it)" if not tensor.persistent else ""
-            parts.append(f"{tensor.kind} {shown}{extra}")
-        return ", ".join(parts)
+            if tensor.name in parts and not parts[tensor.name].startswith(tensor.kind):
+                parts[tensor.name] = f"parameter or buffer {shown}"
+            else:
+                parts.setdefault(tensor.name, f"{tensor.kind} {shown}{extra}")
+        return ", ".join(parts.values())
 
     def init_method(self) -> str | None:
         """The name of the first init method defined or inherited, if any."""
@@ -192,6 +203,8 @@ class ClassView:
             elif isinstance(owner, ClassSummary):
                 facts = owner.methods[name]
                 covered.names.update(facts.writes)
+                for written in facts.writes:
+                    covered.guarded.setdefault(written, set()).add(facts.guarded.get(written, ""))
                 covered.all_parameters |= facts.writes_all_parameters
                 covered.all_buffers |= facts.writes_all_buffers
                 work += [(call, 0) for call in facts.self_calls]

@@ -90,6 +90,9 @@ class TensorDef:
     name: str
     kind: str  # "parameter" or "buffer"
     persistent: bool = True
+    # created only under ``if flag:`` (``"flag"``) or its ``else``/``if not flag:`` (``"!flag"``), where ``flag``
+    # is a name or ``self.flag``: ``if requires_grad: Parameter(...) else: register_buffer(...)``
+    condition: str = ""
 
 
 @dataclass
@@ -97,6 +100,7 @@ class MethodFacts:
     """What one method does to the tensors of ``self``."""
 
     writes: list[str] = field(default_factory=list)
+    guarded: dict[str, str] = field(default_factory=dict)  # written only under one guard (``TensorDef.condition``)
     writes_all_parameters: bool = False
     writes_all_buffers: bool = False
     self_calls: list[str] = field(default_factory=list)

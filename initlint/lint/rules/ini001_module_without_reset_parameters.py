@@ -115,6 +115,23 @@ class NotAModule:  # a Parameter on a plain object is not a module's tensor
         Invalid(
             """\
 import torch
+from torch import nn
+
+class Mix(nn.Module):  # torch_geometric's LightGCN
+    def __init__(self, layers: int, alpha: float | torch.Tensor | None = None) -> None:
+        super().__init__()
+        if alpha is None:
+            alpha = 1.0 / (layers + 1)
+        if not isinstance(alpha, torch.Tensor):
+            alpha = torch.tensor([alpha] * (layers + 1))  # with the default, the buffer is made here
+        self.register_buffer("alpha", alpha)
+""",
+            line=4,
+            mentions=('buffer `alpha`',),
+        ),
+        Invalid(
+            """\
+import torch
 
 Base = torch.nn.Module  # a base named through a module-level alias
 

@@ -221,8 +221,69 @@ class Mixture(nn.Module):
             nn.init.constant_(b, 0.1 * i)
 """
         ),
+        Valid(
+            """\
+import torch
+from torch import nn
+
+class Gate(nn.Module):
+    def __init__(self, learnable: bool = True) -> None:
+        super().__init__()
+        self.learnable = learnable
+        if learnable:
+            self.beta = nn.Parameter(torch.empty(1))
+        else:
+            self.register_buffer("beta", torch.ones(1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.beta.data.fill_(1.0)  # whichever of the two `beta` is
+"""
+        ),
     )
     INVALID = (
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Gate(nn.Module):  # torch_geometric's AGNNConv
+    def __init__(self, learnable: bool = True) -> None:
+        super().__init__()
+        self.learnable = learnable
+        if learnable:
+            self.beta = nn.Parameter(torch.empty(1))
+        else:
+            self.register_buffer("beta", torch.ones(1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.learnable:  # writes the parameter; the buffer made under `else:` is never written
+            self.beta.data.fill_(1.0)
+""",
+            line=4,
+            mentions=("buffer `beta`",),
+        ),
+        Invalid(
+            """\
+import torch
+from torch import nn
+
+class Reference(nn.Module):  # torch_geometric's ViSNet Atomref
+    def __init__(self, size: int, reference: torch.Tensor | None = None) -> None:
+        super().__init__()
+        if reference is None:
+            reference = torch.zeros(size)  # the default path makes the buffer here
+        self.register_buffer("initial", reference)
+        self.weight = nn.Parameter(torch.empty(size))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.weight.data.copy_(self.initial)
+""",
+            line=4,
+            mentions=("buffer `initial`",),
+        ),
         Invalid(
             """\
 import torch
@@ -391,7 +452,7 @@ class Norm(nn.Module):
             return
         if method is None:
             return
-        missing = [t.name for t in own]
+        missing = own  # the definitions: a parameter and a buffer may share a name under opposite guards
         if not missing:
             return
         inherited = method not in view.cls.methods
