@@ -66,7 +66,7 @@ def buffers_by_class() -> dict[str, tuple[str, ...]]:
     for path in sorted(package.glob("models/*/modeling_*.py")):
         module = ".".join(path.relative_to(package.parent).with_suffix("").parts)
         for name in _PUBLIC_MODEL.findall(path.read_text(encoding="utf-8")):
-            tree = tree_of(f"{module}.{name}", index.resolve)
+            tree = tree_of(f"{module}.{name}", index)
             found = {f"{cls.rpartition('.')[2]}.{buffer}" for cls, summary in tree if summary is not None
                      for buffer in unfilled_buffers(summary)}
             if found:

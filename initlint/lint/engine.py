@@ -423,7 +423,7 @@ def _answers(questions: list[Question], index: ProjectIndex) -> list[Finding]:
         rule = RULES_BY_CODE.get(question.code)
         if rule is None or not issubclass(rule, TreeRule):
             continue
-        message = rule().judge(question.model, tree_of(question.cls, index.resolve))
+        message = rule().judge(question.model, tree_of(question.cls, index))
         if message is not None:
             found.append(Finding("", question.line, question.col, question.code, message, question.end_line,
                                  question.end_col))

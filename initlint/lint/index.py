@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from initlint.lint import known
+from initlint.lint.protocols.facts import mapped_classes
 from initlint.lint.summary import ClassSummary, FileSummary, TensorDef
 from initlint.lint.torch_table import BUILTIN_MODULES
 
@@ -22,6 +23,7 @@ __all__ = ["BuiltinClass", "ProjectIndex", "ClassView", "Coverage", "Judge", "c3
 _T = TypeVar("_T")
 
 _MAX_HOPS = 16  # re-export chains longer than this are cycles
+_MAX_CALLS = 32  # factory calls followed from one ``__init__``
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,42 @@ class ProjectIndex:
             target = summary.imports.get(name)
             qualified = None if target == qualified else target
         return None
+
+    def function(self, qualified: str) -> dict[str, Any] | None:
+        """The facts of a module-level function of the project (``FileSummary.functions``), following
+        re-exports: ``{}`` for one that has none, ``None`` for a function outside the project."""
+        module, _, name = qualified.rpartition(".")
+        for _ in range(8):
+            summary = self.module(module) if module else None
+            if summary is None:
+                return None
+            if name in summary.functions:
+                return summary.functions[name]
+            target = summary.imports.get(name)
+            if target is None or target == f"{module}.{name}":
+                return {}
+            module, _, name = target.rpartition(".")
+        return None
+
+    def expand(self, builds: Iterable[str]) -> list[str]:
+        """The class names of a ``builds`` fact, with each ``call:<function>`` replaced by the classes
+        that factory makes, and each ``map:`` entry by the classes of that dict of classes."""
+        found: list[str] = []
+        work, seen = list(builds), set()
+        while work:
+            built = work.pop(0)
+            if not built.startswith(("call:", "map:")):
+                found.append(built)
+            elif built not in seen and len(seen) < _MAX_CALLS:
+                seen.add(built)
+                if built.startswith("call:"):
+                    work += (self.function(built[5:]) or {}).get("makes", ())
+                    continue
+                qualified, key, called = built[4:].split("|")
+                mapping = self.function(qualified) or {}
+                if "classes" in mapping:
+                    work += mapped_classes(mapping, key, called == "1")
+        return found
 
     def _builtin(self, qualified: str) -> BuiltinClass | None:
         entry = BUILTIN_MODULES.get(qualified)

@@ -8,13 +8,17 @@ whatever file they live (``tree_of`` with the project index's ``resolve``), and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable
 from initlint.lint.scopes import Call, Scope
 from initlint.lint.summary import ClassSummary
 from initlint.lint.torch_table import BUILTIN_MODULES
+
+if TYPE_CHECKING:
+    from initlint.lint.index import ProjectIndex
 
 __all__ = ["model_class", "tree_of", "materialized", "ModelTree"]
 
@@ -36,11 +40,11 @@ def model_class(scope: Scope, model: str, imports: ImportTable) -> str | None:
     return qualified
 
 
-def tree_of(qualified: str, resolve: Callable[[str], object]) -> ModelTree:
+def tree_of(qualified: str, index: ProjectIndex) -> ModelTree:
     """``qualified`` and every class of its tree the project or a table knows, each once: with its
     summary (a class of the project) or ``None`` (a torch built-in, or a transformers model class, whose
-    facts the rules read from the tables by name). ``resolve`` finds a class by qualified name
-    (``ProjectIndex.resolve``); a class neither knows ends that branch."""
+    facts the rules read from the tables by name). ``index`` finds the project's classes, and the classes
+    a factory function makes (``ProjectIndex.expand``); a class neither it nor a table knows ends that branch."""
     from initlint.lint import hf_models  # a large table: only for these questions
 
     tree: ModelTree = []
@@ -55,13 +59,13 @@ def tree_of(qualified: str, resolve: Callable[[str], object]) -> ModelTree:
         if name in BUILTIN_MODULES:
             tree.append((name, None))
             continue
-        summary = resolve(name)
+        summary = index.resolve(name)
         if isinstance(summary, ClassSummary):
             if id(summary) not in found:
                 found.add(id(summary))
                 tree.append((summary.name, summary))
                 pending += [base for base in summary.bases if base is not None]
-                pending += [built for built in summary.protocol.get("builds", ()) if ":" not in built]
+                pending += index.expand(summary.protocol.get("builds", ()))
         elif name.startswith("transformers.") and hf_models.knows(name.rpartition(".")[2]):
             tree.append((name, None))  # installed, not the project's: known from the table
     return tree

@@ -22,7 +22,6 @@ from initlint.lint.index import Coverage, ProjectIndex
 from initlint.lint.protocols.classes import Known, ancestry, lookup
 from initlint.lint.protocols.dispatch import DYNAMIC
 from initlint.lint.protocols.evaluate import Evaluator, Helpers
-from initlint.lint.protocols.facts import mapped_classes
 from initlint.lint.protocols.hf_table import BASE_INIT_WEIGHTS, PRETRAINED_BASES
 from initlint.lint.protocols.roots import may_be_root
 from initlint.lint.summary import FileSummary, TensorDef
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Protocols", "Verdict", "Judged"]
 
-_MAX_CALLS = 32  # factory calls followed from one __init__
 
 _BASE_LABEL = "`PreTrainedModel._init_weights` (transformers/modeling_utils.py, the base class's default)"
 
@@ -153,33 +151,13 @@ class Protocols:
             summary = ancestor.summary
             if summary is None:
                 continue
-            for built in self._expand(summary.protocol.get("builds", ())):
+            for built in self.index.expand(summary.protocol.get("builds", ())):
                 child = lookup(self.index, built, self.cache)
                 # a sub-model (a PreTrainedModel inside a PreTrainedModel) is initialized by its own family
                 if child.summary is not None and not child.names() & PRETRAINED_BASES:
                     members |= self._closure(child)
         self._closures[known.name] = frozenset(members)
         return self._closures[known.name]
-
-    def _expand(self, builds: Iterable[str]) -> list[str]:
-        """Class names, with each ``call:<function>`` replaced by the classes that factory makes, and each
-        ``map:`` entry by the classes of that dict of classes."""
-        found: list[str] = []
-        work, seen = list(builds), set()
-        while work:
-            built = work.pop(0)
-            if not built.startswith(("call:", "map:")):
-                found.append(built)
-            elif built not in seen and len(seen) < _MAX_CALLS:
-                seen.add(built)
-                if built.startswith("call:"):
-                    work += (self._function_facts(built[5:]) or {}).get("makes", ())
-                    continue
-                qualified, key, called = built[4:].split("|")
-                mapping = self._function_facts(qualified) or {}
-                if "classes" in mapping:
-                    work += mapped_classes(mapping, key, called == "1")
-        return found
 
     def _placed(self, module: str) -> frozenset[str]:
         """Classes only a mutator function of the file builds (``replace_batch_norm(backbone)``): they
@@ -309,7 +287,7 @@ class Protocols:
                         return (found[1], found[2]) if found is not None else None
                 return [["helper", "unknown", name]], resolve  # not an ancestor: may write anything
             if kind == "function":
-                facts = self._function_facts(name)
+                facts = self.index.function(name)
                 if facts is None:
                     return [["helper", "unknown", name]], resolve  # not of the project: may write anything
                 return facts.get("dispatch", []), resolve
@@ -327,7 +305,7 @@ class Protocols:
         if kind == "method":
             found = self._method(root, ref[1], 0)
             return [(label, found[1], found[2])] if found is not None else []
-        facts = self._function_facts(ref[1])
+        facts = self.index.function(ref[1])
         if facts is None:
             return [(label, [["helper", "unknown", ref[1]]], helpers)]
         if kind == "function":
@@ -336,20 +314,6 @@ class Protocols:
             return []
         return [item for returned in facts.get("returns", ())  # a factory: what it returns
                 for item in self._functions(root, returned, position, label, depth + 1)]
-
-    def _function_facts(self, qualified: str) -> dict[str, Any] | None:
-        module, _, name = qualified.rpartition(".")
-        for _ in range(8):
-            summary = self.index.module(module) if module else None
-            if summary is None:
-                return None
-            if name in summary.functions:
-                return summary.functions[name]
-            target = summary.imports.get(name)
-            if target is None or target == f"{module}.{name}":
-                return {}  # a function of the project that dispatches nothing
-            module, _, name = target.rpartition(".")
-        return None
 
     def _path(self, module: str) -> str:
         """The file of a module, relative to the project root (``src/pkg/mod.py``) when under it."""
