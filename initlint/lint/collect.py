@@ -13,41 +13,16 @@ import ast
 from collections.abc import Iterable, Sequence
 
 from initlint.lint import known
+from initlint.lint.astwalk import Walked, preorder
 from initlint.lint.names import ImportTable, dotted, strip_tensor
 from initlint.lint.summary import ClassSummary, MethodFacts, TensorDef
 
 __all__ = ["collect_imports", "collect_classes", "self_root", "arguments_of"]
 
+# the node types the method scanner reads (its ``handlers``)
+_SCANNED = frozenset({ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.Call})
 _COMPOUND = (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
-
-
-def _push_children(stack: list[ast.AST], node: ast.AST) -> None:
-    """Push ``node``'s children on ``stack`` so that they pop in source order (``ast.walk`` is
-    breadth-first). Reads each node type's child fields once, and skips ``ctx`` (``Load``/``Store``)
-    markers and other leaves: ``ast.iter_child_nodes`` was half the cost of a run on transformers."""
-    children: list[ast.AST] = []
-    for name in _child_fields(type(node)):
-        value = getattr(node, name)
-        if type(value) is list:
-            children.extend(item for item in value if isinstance(item, ast.AST))
-        elif isinstance(value, ast.AST):
-            children.append(value)
-    stack.extend(reversed(children))
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-# fields that never hold a node we look at: names, numbers, operators, ``Load``/``Store`` markers
-_LEAF_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "conversion", "is_async", "level", "id",
-                          "attr", "arg", "name", "asname", "module", "names", "decorator_list", "returns"})
-
-
-def _child_fields(cls: type) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
-    if names is None:
-        leaf = cls is ast.Constant or cls is ast.arguments  # defaults and annotations write nothing
-        names = _FIELDS[cls] = () if leaf else tuple(name for name in cls._fields if name not in _LEAF_FIELDS)
-    return names
 
 
 def arguments_of(call: ast.Call) -> list[ast.expr]:
@@ -87,14 +62,25 @@ def collect_imports(module: ast.Module, table: ImportTable) -> None:
                     table.aliases[target.id] = qualified
 
 
-def collect_classes(module: ast.Module, table: ImportTable) -> list[tuple[ast.ClassDef, ClassSummary]]:
-    """Every class of the module (nested ones too), with the facts the class rules need."""
+def collect_classes(
+    module: ast.Module, table: ImportTable, walks: dict[ast.AST, Walked] | None = None,
+    kinds: frozenset[type] = frozenset(),
+) -> list[tuple[ast.ClassDef, ClassSummary]]:
+    """Every class of the module (nested ones too), with the facts the class rules need.
+
+    Args:
+        walks: where to keep each method's walk (``astwalk.preorder``), for the protocol facts to
+            read instead of walking the method again.
+        kinds: the node types to keep in those walks besides the ones read here.
+    """
     found: list[tuple[ast.ClassDef, ClassSummary]] = []
+    kept = {} if walks is None else walks
+    kinds = kinds | _SCANNED
 
     def walk(statements: Sequence[ast.stmt], prefix: str) -> None:
         for statement in _nested_statements(statements):
             if isinstance(statement, ast.ClassDef):
-                summary = _summarize_class(statement, f"{prefix}{statement.name}", table)
+                summary = _summarize_class(statement, f"{prefix}{statement.name}", table, kept, kinds)
                 found.append((statement, summary))
                 walk(statement.body, f"{summary.name}.")
             elif isinstance(statement, _FUNCTIONS):  # a factory's local class, named as Python names it
@@ -104,7 +90,9 @@ def collect_classes(module: ast.Module, table: ImportTable) -> list[tuple[ast.Cl
     return found
 
 
-def _summarize_class(node: ast.ClassDef, name: str, table: ImportTable) -> ClassSummary:
+def _summarize_class(
+    node: ast.ClassDef, name: str, table: ImportTable, walks: dict[ast.AST, Walked], kinds: frozenset[type]
+) -> ClassSummary:
     # ``class`` is always the first word of its line, so the byte offset is the column too; the
     # analysis moves the position to the name for the classes it may report
     summary = ClassSummary(
@@ -120,7 +108,8 @@ def _summarize_class(node: ast.ClassDef, name: str, table: ImportTable) -> Class
     for statement in node.body:
         if isinstance(statement, _FUNCTIONS):
             scanner = _MethodScanner(_self_name(statement), table, _argument_names(statement))
-            scanner.scan(statement)
+            walked = walks[statement] = preorder(statement, kinds)
+            scanner.scan(statement, walked)
             summary.methods[statement.name] = scanner.facts
             created[statement.name] = scanner.tensors
             filled[statement.name] = scanner.filled
@@ -289,8 +278,10 @@ class _MethodScanner:
         return any(self._constructs(node) == "parameter" for node in ast.walk(value) if isinstance(node, ast.Call))
 
     # -- visitors --------------------------------------------------------------------------
-    def scan(self, method: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        """Read every node of the method's body (closures inside it included)."""
+    def scan(self, method: ast.FunctionDef | ast.AsyncFunctionDef, walked: Walked) -> None:
+        """Read every node of the method's body (closures inside it included), in source order, from
+        the method's walk (``astwalk.preorder``: the nodes of decorators, annotations and defaults are
+        not code of the body)."""
         handlers = {
             ast.Assign: self.visit_Assign,
             ast.AnnAssign: self.visit_AnnAssign,
@@ -300,13 +291,11 @@ class _MethodScanner:
         }
         # an argument rebound under a condition may still be the caller's tensor on the other path
         self._top = {id(statement) for statement in method.body}
-        stack: list[ast.AST] = list(reversed(method.body))
-        while stack:  # pre-order, in source order; no generator: this loop sees every node of every method
-            node = stack.pop()
-            handler = handlers.get(type(node))
-            if handler is not None:
-                handler(node)
-            _push_children(stack, node)
+        for node, _, code in walked:
+            if code:
+                handler = handlers.get(type(node))
+                if handler is not None:
+                    handler(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
