@@ -44,7 +44,10 @@ def walk(node: ast.AST) -> list[ast.AST]:
     while position < len(queue):
         current = queue[position]
         position += 1
-        for name in child_fields(type(current)):
+        names = _FIELDS.get(type(current))
+        if names is None:
+            names = child_fields(type(current))
+        for name in names:
             value = getattr(current, name)
             if type(value) is list:
                 if name in _GAPPED:

@@ -13,7 +13,7 @@ import ast
 from collections.abc import Iterable, Sequence
 
 from initlint.lint import known
-from initlint.lint.astwalk import Walked, preorder
+from initlint.lint.astwalk import Walked, preorder, walk
 from initlint.lint.names import ImportTable, dotted, strip_tensor
 from initlint.lint.summary import ClassSummary, MethodFacts, TensorDef
 
@@ -326,7 +326,10 @@ class _MethodScanner:
         return isinstance(receiver, ast.Name) and (receiver.id == self.self_name or receiver.id in self.bound)
 
     def _bind(self, target: ast.expr) -> None:
-        for sub in ast.walk(target):
+        if type(target) is ast.Name:  # most targets: no walk
+            self.bound.add(target.id)
+            return
+        for sub in walk(target):
             if isinstance(sub, ast.Name):
                 self.bound.add(sub.id)
 
