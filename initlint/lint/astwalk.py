@@ -87,9 +87,10 @@ def _backwards(cls: type) -> tuple[tuple[str, bool, bool], ...]:
 
 
 def preorder(function: ast.AST, kinds: frozenset[type]) -> Walked:
-    """The nodes of types ``kinds`` in ``function`` (itself included), depth first in source order, each
-    with its depth under ``function`` and whether it is code of the body: ``False`` under a decorator,
-    a return annotation or the parameters of ``function`` or of a ``def`` or ``lambda`` inside it.
+    """The nodes of types ``kinds`` in ``function`` (and ``function`` itself if it is one), depth first in
+    source order, each with its depth under ``function`` and whether it is code of the body: ``False``
+    under a decorator, a return annotation or the parameters of ``function`` or of a ``def`` or
+    ``lambda`` inside it.
 
     The same nodes in ``walk``'s order: this list stably sorted by depth (a breadth-first walk meets
     the nodes of each depth in source order).
