@@ -10,10 +10,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from initlint.lint.astwalk import Walked
 from initlint.lint.collect import collect_classes, collect_imports
 from initlint.lint.lazy import cst
 from initlint.lint.names import ImportTable
-from initlint.lint.protocols.facts import collect_protocol_facts
+from initlint.lint.protocols.facts import WALKED, collect_protocol_facts
 from initlint.lint.protocols.roots import may_hold_roots
 from initlint.lint.reindent import Reindented
 from initlint.lint.rules import ALL_RULES, ClassRule, FileRule
@@ -106,8 +107,9 @@ def analyze_source(
     try:
         table = ImportTable(module, is_package)
         collect_imports(tree, table)
-        classes = collect_classes(tree, table)
-        collect_protocol_facts(tree, table, classes, summary)
+        walks: dict[ast.AST, Walked] = {}  # each method walked once, for its summary and its facts
+        classes = collect_classes(tree, table, walks, WALKED)
+        collect_protocol_facts(tree, table, classes, summary, walks)
         _prepare_fixes(classes, text, table, rules)
         summary.classes = [cls for _, cls in classes]
         summary.imports = table.aliases

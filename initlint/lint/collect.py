@@ -13,43 +13,20 @@ import ast
 from collections.abc import Iterable, Sequence
 
 from initlint.lint import known
+from initlint.lint.astwalk import Walked, preorder, walk
 from initlint.lint.names import ImportTable, dotted, strip_tensor
 from initlint.lint.summary import ClassSummary, MethodFacts, TensorDef
 
 __all__ = ["collect_imports", "collect_classes", "self_root", "arguments_of"]
 
 _TIED = ("weight", "bias")  # what ``tie_weights()`` shares between two modules
-
+# the node types the method scanner reads (its ``handlers``)
+_SCANNED = frozenset({ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.Call})
+# and where a guard starts or ends: every statement (a method with a top-level ``if flag:`` only)
+_GUARDED = _SCANNED | frozenset(kind for kind in vars(ast).values()
+                                 if isinstance(kind, type) and issubclass(kind, ast.stmt))
 _COMPOUND = (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
-
-
-def _push_children(stack: list[ast.AST], node: ast.AST) -> None:
-    """Push ``node``'s children on ``stack`` so that they pop in source order (``ast.walk`` is
-    breadth-first). Reads each node type's child fields once, and skips ``ctx`` (``Load``/``Store``)
-    markers and other leaves: ``ast.iter_child_nodes`` was half the cost of a run on transformers."""
-    children: list[ast.AST] = []
-    for name in _child_fields(type(node)):
-        value = getattr(node, name)
-        if type(value) is list:
-            children.extend(item for item in value if isinstance(item, ast.AST))
-        elif isinstance(value, ast.AST):
-            children.append(value)
-    stack.extend(reversed(children))
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-# fields that never hold a node we look at: names, numbers, operators, ``Load``/``Store`` markers
-_LEAF_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "conversion", "is_async", "level", "id",
-                          "attr", "arg", "name", "asname", "module", "names", "decorator_list", "returns"})
-
-
-def _child_fields(cls: type) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
-    if names is None:
-        leaf = cls is ast.Constant or cls is ast.arguments  # defaults and annotations write nothing
-        names = _FIELDS[cls] = () if leaf else tuple(name for name in cls._fields if name not in _LEAF_FIELDS)
-    return names
 
 
 def arguments_of(call: ast.Call) -> list[ast.expr]:
@@ -89,24 +66,40 @@ def collect_imports(module: ast.Module, table: ImportTable) -> None:
                     table.aliases[target.id] = qualified
 
 
-def collect_classes(module: ast.Module, table: ImportTable) -> list[tuple[ast.ClassDef, ClassSummary]]:
-    """Every class of the module (nested ones too), with the facts the class rules need."""
+def collect_classes(
+    module: ast.Module, table: ImportTable, walks: dict[ast.AST, Walked] | None = None,
+    kinds: frozenset[type] = frozenset(),
+) -> list[tuple[ast.ClassDef, ClassSummary]]:
+    """Every class of the module (nested ones too), with the facts the class rules need.
+
+    Args:
+        walks: where to keep each method's walk (``astwalk.preorder``), for the protocol facts to
+            read instead of walking the method again.
+        kinds: the node types to keep in those walks besides the ones read here.
+    """
     found: list[tuple[ast.ClassDef, ClassSummary]] = []
-
-    def walk(statements: Sequence[ast.stmt], prefix: str) -> None:
-        for statement in _nested_statements(statements):
-            if isinstance(statement, ast.ClassDef):
-                summary = _summarize_class(statement, f"{prefix}{statement.name}", table)
-                found.append((statement, summary))
-                walk(statement.body, f"{summary.name}.")
-            elif isinstance(statement, _FUNCTIONS):  # a factory's local class, named as Python names it
-                walk(statement.body, f"{prefix}{statement.name}.<locals>.")
-
-    walk(module.body, "")
+    _classes_in(module.body, "", table, {} if walks is None else walks, kinds | _SCANNED, found)
     return found
 
 
-def _summarize_class(node: ast.ClassDef, name: str, table: ImportTable) -> ClassSummary:
+def _classes_in(
+    statements: Sequence[ast.stmt], prefix: str, table: ImportTable, walks: dict[ast.AST, Walked],
+    kinds: frozenset[type], found: list[tuple[ast.ClassDef, ClassSummary]],
+) -> None:
+    # a module-level function, not a closure calling itself: that closure is a reference cycle holding
+    # the whole tree, freed only by a full garbage collection (a third of a cold run's collector time)
+    for statement in _nested_statements(statements):
+        if isinstance(statement, ast.ClassDef):
+            summary = _summarize_class(statement, f"{prefix}{statement.name}", table, walks, kinds)
+            found.append((statement, summary))
+            _classes_in(statement.body, f"{summary.name}.", table, walks, kinds, found)
+        elif isinstance(statement, _FUNCTIONS):  # a factory's local class, named as Python names it
+            _classes_in(statement.body, f"{prefix}{statement.name}.<locals>.", table, walks, kinds, found)
+
+
+def _summarize_class(
+    node: ast.ClassDef, name: str, table: ImportTable, walks: dict[ast.AST, Walked], kinds: frozenset[type]
+) -> ClassSummary:
     # ``class`` is always the first word of its line, so the byte offset is the column too; the
     # analysis moves the position to the name for the classes it may report
     summary = ClassSummary(
@@ -122,7 +115,8 @@ def _summarize_class(node: ast.ClassDef, name: str, table: ImportTable) -> Class
     for statement in node.body:
         if isinstance(statement, _FUNCTIONS):
             scanner = _MethodScanner(_self_name(statement), table, _argument_names(statement))
-            scanner.scan(statement)
+            walked = walks[statement] = preorder(statement, kinds)
+            scanner.scan(statement, walked)
             summary.methods[statement.name] = scanner.facts
             if statement.name == "__init__":
                 summary.ties = scanner.ties
@@ -334,8 +328,10 @@ class _MethodScanner:
         return any(self._constructs(node) == "parameter" for node in ast.walk(value) if isinstance(node, ast.Call))
 
     # -- visitors --------------------------------------------------------------------------
-    def scan(self, method: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        """Read every node of the method's body (closures inside it included)."""
+    def scan(self, method: ast.FunctionDef | ast.AsyncFunctionDef, walked: Walked) -> None:
+        """Read every node of the method's body (closures inside it included), in source order, from
+        the method's walk (``astwalk.preorder``: the nodes of decorators, annotations and defaults are
+        not code of the body)."""
         handlers = {
             ast.Assign: self.visit_Assign,
             ast.AnnAssign: self.visit_AnnAssign,
@@ -346,11 +342,13 @@ class _MethodScanner:
         # an argument rebound under a condition may still be the caller's tensor on the other path, unless
         # that path is the one its default takes (`if atomref is None: atomref = torch.zeros(...)`)
         self._top = _default_path(method)
-        self._guards = _guards(method.body, self.self_name)
-        guards, top = self._guards, {id(statement) for statement in method.body}
-        stack: list[ast.AST] = list(reversed(method.body))
-        while stack:  # pre-order, in source order; no generator: this loop sees every node of every method
-            node = stack.pop()
+        self._guards = guards = _guards(method.body, self.self_name)
+        if guards:  # the guard switches at statements the shared walk leaves out: walk them too
+            walked = preorder(method, _GUARDED)
+        top = {id(statement) for statement in method.body}
+        for node, _, code in walked:  # pre-order, in source order
+            if not code:
+                continue
             if guards:  # a statement's subtree is read before its next sibling: the guard holds until then
                 key = id(node)
                 if key in guards:
@@ -360,7 +358,6 @@ class _MethodScanner:
             handler = handlers.get(type(node))
             if handler is not None:
                 handler(node)
-            _push_children(stack, node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
@@ -388,7 +385,10 @@ class _MethodScanner:
         return isinstance(receiver, ast.Name) and (receiver.id == self.self_name or receiver.id in self.bound)
 
     def _bind(self, target: ast.expr) -> None:
-        for sub in ast.walk(target):
+        if type(target) is ast.Name:  # most targets: no walk
+            self.bound.add(target.id)
+            return
+        for sub in walk(target):
             if isinstance(sub, ast.Name):
                 self.bound.add(sub.id)
 

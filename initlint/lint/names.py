@@ -22,6 +22,8 @@ __all__ = ["ImportTable", "dotted", "module_name_for", "strip_tensor"]
 def dotted(node: cst.BaseExpression | ast.expr | None) -> str | None:
     """Return ``a.b.c`` for a ``Name``/``Attribute`` chain (libcst or ``ast``), ``None`` otherwise."""
     if isinstance(node, ast.AST):  # checked first: an ast-only run never loads libcst
+        if type(node) is ast.Name:  # the most common callee: no list, no join
+            return node.id
         parts: list[str] = []
         while isinstance(node, ast.Attribute):
             parts.append(node.attr)

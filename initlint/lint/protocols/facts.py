@@ -26,26 +26,33 @@ A function reference is ``["method", name]``, ``["function", qualified]``, ``["f
 from __future__ import annotations
 
 import ast
+from operator import itemgetter
 from typing import Any
 
-from initlint.lint.astwalk import walk
+from initlint.lint.astwalk import Walked, preorder
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.protocols.dispatch import read_dispatch
 from initlint.lint.summary import ClassSummary, FileSummary
 
-__all__ = ["collect_protocol_facts", "mapped_classes"]
+__all__ = ["collect_protocol_facts", "mapped_classes", "WALKED"]
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def collect_protocol_facts(
-    module: ast.Module, table: ImportTable, classes: list[tuple[ast.ClassDef, ClassSummary]], summary: FileSummary
+    module: ast.Module, table: ImportTable, classes: list[tuple[ast.ClassDef, ClassSummary]], summary: FileSummary,
+    walks: dict[ast.AST, Walked] | None = None,
 ) -> None:
-    """Fill ``protocol`` of each class and ``functions`` of the file."""
+    """Fill ``protocol`` of each class and ``functions`` of the file.
+
+    Args:
+        walks: the methods' walks ``collect_classes`` kept (one pass per method), with the node types
+            ``WALKED`` at least; a method without one is walked here.
+    """
     mappings = _class_mappings(module, table)
     summary.functions.update(mappings)  # read by other files' ``map:`` entries
     for node, cls in classes:
-        facts = _class_facts(node, table, mappings)
+        facts = _class_facts(node, table, mappings, walks or {})
         if facts:
             cls.protocol = facts
     for statement in module.body:
@@ -55,8 +62,13 @@ def collect_protocol_facts(
                 summary.functions[statement.name] = facts
 
 
+# the node types the facts read: the walks handed to ``collect_protocol_facts`` must keep them
+WALKED = frozenset({ast.Call, ast.Attribute, ast.Subscript, ast.For, ast.AsyncFor, ast.Return, ast.Assign})
+_DEPTH = itemgetter(1)
+
+
 class _Nodes:
-    """The nodes of one function the facts are read from, gathered in one walk of its tree.
+    """The nodes of one function the facts are read from, gathered from one walk of its tree.
 
     Breadth-first, as ``ast.walk`` orders them (``builds`` and ``applies`` keep that order); each
     reader below goes through its own short list instead of walking the function again.
@@ -64,14 +76,21 @@ class _Nodes:
 
     __slots__ = ("calls", "flow", "stores", "subscripts", "returns", "assigns")
 
-    def __init__(self, function: ast.AST) -> None:
+    def __init__(self, function: ast.AST, walked: Walked | None = None) -> None:
+        """Args:
+            walked: ``astwalk.preorder`` of ``function`` (keeping ``WALKED``), when the class summary has
+                walked it already.
+        """
         self.calls: list[ast.Call] = []
         self.flow: list[ast.Call | ast.For | ast.AsyncFor] = []  # calls and loops, in walk order
         self.stores: list[ast.Attribute] = []  # ``x.attr = ...`` targets
         self.subscripts: list[ast.Subscript] = []  # ``name[...]`` read
         self.returns: list[ast.Return] = []  # with a value
         self.assigns: list[ast.Assign] = []  # one target, a call as value
-        for node in walk(function):
+        picked = [entry for entry in (preorder(function, WALKED) if walked is None else walked)
+                  if type(entry[0]) in WALKED]
+        picked.sort(key=_DEPTH)  # stable: source order within a depth, which is ``ast.walk``'s order
+        for node, _, _ in picked:
             kind = type(node)
             if kind is ast.Call:
                 self.calls.append(node)  # type: ignore[arg-type]
@@ -130,13 +149,15 @@ def mapped_classes(mapping: dict[str, Any], key: str | None, called: bool) -> li
     return [classes[key]] if key in classes else list(classes.values())
 
 
-def _class_facts(node: ast.ClassDef, table: ImportTable, mappings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _class_facts(
+    node: ast.ClassDef, table: ImportTable, mappings: dict[str, dict[str, Any]], walks: dict[ast.AST, Walked]
+) -> dict[str, Any]:
     attributes: set[str] = set()
     builds: list[str] = []
     dispatches: dict[str, Any] = {}
     applies: dict[str, Any] = {}
     children: dict[str, str] = {}
-    methods = [(m, _Nodes(m)) for m in node.body if isinstance(m, _FUNCTIONS)]
+    methods = [(m, _Nodes(m, walks.get(m))) for m in node.body if isinstance(m, _FUNCTIONS)]
     # a class with one dispatch may hand the module to any of its methods (``self._init_bias(module)``)
     dispatching = any(len(_positional(m)) >= 2 and _dispatches_over(m, nodes, _positional(m)[1].arg)
                       for m, nodes in methods)
