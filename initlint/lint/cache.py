@@ -19,9 +19,9 @@ unchanged is trusted (an edit that restores the mtime still changes the ctime); 
 than ``_RACY_NS`` before it was recorded may change again within the clock's granularity, so it is
 hashed again until it is older. Everything is written atomically (a temporary file renamed over the
 old one), so two runs at once never see half a file. What is read is checked before it is trusted:
-every entry, protocol record and summary file carries a checksum of its own content (``c``), the index
-one over all of its bytes (``sum``), and each entry's fields are checked for their types when the run
-first reads that entry. When the index's own checksum holds, its records are byte for byte what was
+every entry and protocol record carries a checksum of its own content (``c``), the index and each summary
+file one over all of their bytes (``sum``), and each entry's fields are checked for their types when the
+run first reads that entry. When the index's own checksum holds, its records are byte for byte what was
 written and their checksums are not computed again (the warm path); when it fails, every record is
 checked on its own. A record that fails is dropped (that file is analysed again), a damaged index
 (corrupted, truncated, foreign) as a whole, so a damaged cache costs a cold run, never a traceback or a
@@ -97,7 +97,7 @@ class SummaryCache:
             files = {}
         if not isinstance(protocols, dict):
             protocols = {}
-        whole = _whole(raw, data.get("sum"))
+        whole = _whole(raw, data.get("sum"), _INDEX_HEAD)
         entries = files if whole else {path: entry for path, entry in files.items() if _sealed(entry)}
         self._unchecked = set(entries)
         self.protocols = {key: record for key, record in protocols.items()
@@ -202,9 +202,10 @@ class SummaryCache:
             return _from_entry(entry, path, module)
         target = os.path.join(self.folder, "s", f"{name}.json")
         try:
-            with open(target, encoding="utf-8") as handle:
-                data = json.load(handle)
-            if isinstance(data, dict) and _sealed(data) and isinstance(data.get("summary"), dict):
+            with open(target, "rb") as handle:
+                raw = handle.read()
+            data = json.loads(raw)
+            if isinstance(data, dict) and _whole(raw, data.get("sum"), {}) and isinstance(data.get("summary"), dict):
                 return FileSummary.from_json(data["summary"])
         except OSError:
             return None
@@ -223,7 +224,8 @@ class SummaryCache:
             return name
         target = os.path.join(self.folder, "s", f"{name}.json")
         if not os.path.exists(target):
-            self._write(target, json.dumps(_seal({"summary": summary.to_json()}), separators=(",", ":")))
+            body = json.dumps({"summary": summary.to_json()}, separators=(",", ":"))[1:]
+            self._write(target, _head(_digest(body.encode("ascii")), {}) + body)
         return name
 
     def _write(self, target: str, text: str) -> None:
@@ -256,7 +258,7 @@ class SummaryCache:
                 _seal(entry)
         self._changed.clear()
         body = json.dumps({"files": self.entries, "protocols": self.protocols}, separators=(",", ":"))[1:]
-        self._write(self.path, _head(_digest(body.encode("ascii"))) + body)
+        self._write(self.path, _head(_digest(body.encode("ascii")), _INDEX_HEAD) + body)
         self._prune()
         self._dirty = False
 
@@ -280,22 +282,25 @@ class SummaryCache:
 
 # --- what is loaded is checked: a checksum per record, the types of every field of an entry ----------
 
-def _head(digest: str) -> str:
-    """The start of the index, up to its first record; ``digest`` is that of everything after it.
-    (``json.dumps`` writes ASCII only, so the text and its bytes are the same.)"""
-    return json.dumps({"format": FORMAT, "version": __version__, "sum": digest}, separators=(",", ":"))[:-1] + ","
+_INDEX_HEAD = {"format": FORMAT, "version": __version__}
+
+
+def _head(digest: str, fields: dict[str, Any]) -> str:
+    """The start of a cache file (the index, a summary file): ``fields``, then ``sum``, the checksum of
+    everything after this head. (``json.dumps`` writes ASCII only, so the text and its bytes are the same.)"""
+    return json.dumps({**fields, "sum": digest}, separators=(",", ":"))[:-1] + ","
 
 
 def _digest(body: bytes) -> str:
     return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
-def _whole(raw: bytes, digest: object) -> bool:
-    """Whether the index ``raw`` is byte for byte what ``save`` wrote: its head names the checksum of
-    the rest, and the rest has it."""
+def _whole(raw: bytes, digest: object, fields: dict[str, Any]) -> bool:
+    """Whether the cache file ``raw`` is byte for byte what initlint wrote: its head (``fields``, then
+    ``digest``) names the checksum of the rest, and the rest has it."""
     if not isinstance(digest, str):
         return False
-    head = _head(digest).encode("ascii")
+    head = _head(digest, fields).encode("ascii")
     return raw.startswith(head) and _digest(raw[len(head):]) == digest
 
 

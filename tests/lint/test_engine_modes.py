@@ -307,7 +307,7 @@ def write_sealed(root: Path, data: dict) -> None:
     for record in [*data["files"].values(), *data["protocols"].values()]:
         _seal(record)
     body = json.dumps({"files": data["files"], "protocols": data["protocols"]}, separators=(",", ":"))[1:]
-    index_file(root).write_text(_head(_digest(body.encode())) + body)
+    index_file(root).write_text(_head(_digest(body.encode()), {"format": data["format"], "version": data["version"]}) + body)
 
 
 @pytest.mark.parametrize("field_name, value", [
@@ -319,7 +319,7 @@ def test_a_wrong_typed_entry_in_a_whole_index_is_caught_when_read(small: Path, f
     an entry are still checked when a run first reads it (even one sealed with a valid checksum, as no
     damage by accident is): a one-file run that reads it, or a whole run after a one-file run that did not,
     finds what a cold run finds, and the entry is written anew."""
-    from initlint.lint.cache import _whole
+    from initlint.lint.cache import _INDEX_HEAD, _whole
 
     age(small)
     target = small / "examples" / "broken" / "tinygpt" / "layers.py"
@@ -334,7 +334,7 @@ def test_a_wrong_typed_entry_in_a_whole_index_is_caught_when_read(small: Path, f
         data["files"][str(damaged)][field_name] = value
         write_sealed(small, data)
         raw = index_file(small).read_bytes()
-        assert _whole(raw, json.loads(raw)["sum"])  # the warm path's own check holds
+        assert _whole(raw, json.loads(raw)["sum"], _INDEX_HEAD)  # the warm path's own check holds
         assert lint_paths([target], Config(root=small), cache=True).findings == alone, damaged
         assert run(small, cache=True) == whole, damaged
         assert json.loads(index_file(small).read_text())["files"][str(damaged)] != data["files"][str(damaged)]
