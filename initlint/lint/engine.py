@@ -307,7 +307,8 @@ class Project:
         if self.config.init_protocol != "auto":
             return None
         if self._root_files is None:
-            self.analyze(self._targets)
+            # targets are absolute already: those a whole run analysed cost no second pass here
+            self.analyze([t for t in self._targets if t not in self._trusted and t not in self._summaries])
             self._root_files = {t for t in self._targets if self._holds_roots(t)}
             self._base_key = self._key_of(self._root_files)
         if path in self._root_files or not self._holds_roots(path):
