@@ -14,10 +14,9 @@ modules they were resolved through (module -> the file and content hash it was f
 keeps, per set of root files (their paths and hashes), the modules the verdicts read and a generation
 that changes when one of them did (``protocols``). A whole run and a one-file run judge a file's classes
 under different sets of root files, so its class findings are kept for each generation still recorded:
-neither kind of run throws away what the other needs. A file whose signature is
-unchanged is trusted (an edit that restores the mtime still changes the ctime); a file changed less
-than ``_RACY_NS`` before it was recorded may change again within the clock's granularity, so it is
-hashed again until it is older. Everything is written atomically (a temporary file renamed over the
+neither kind of run throws away what the other needs. A file whose signature is unchanged is trusted
+(an edit that restores the mtime still changes the ctime); a file changed less than ``_RACY_NS`` before
+it was recorded may change again within the clock's granularity, so it is hashed again until it is older. Everything is written atomically (a temporary file renamed over the
 old one), so two runs at once never see half a file. What is read is checked before it is trusted:
 every entry and protocol record carries a checksum of its own content (``c``), the index and each summary
 file one over all of their bytes (``sum``), and each entry's fields are checked for their types when the

@@ -307,7 +307,8 @@ def write_sealed(root: Path, data: dict) -> None:
     for record in [*data["files"].values(), *data["protocols"].values()]:
         _seal(record)
     body = json.dumps({"files": data["files"], "protocols": data["protocols"]}, separators=(",", ":"))[1:]
-    index_file(root).write_text(_head(_digest(body.encode()), {"format": data["format"], "version": data["version"]}) + body)
+    head = _head(_digest(body.encode()), {"format": data["format"], "version": data["version"]})
+    index_file(root).write_text(head + body)
 
 
 @pytest.mark.parametrize("field_name, value", [
@@ -340,7 +341,8 @@ def test_a_wrong_typed_entry_in_a_whole_index_is_caught_when_read(small: Path, f
         assert json.loads(index_file(small).read_text())["files"][str(damaged)] != data["files"][str(damaged)]
 
 
-def test_the_warm_path_checks_no_record_until_the_index_is_damaged(small: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_warm_path_checks_no_record_until_the_index_is_damaged(small: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A warm run over an index whose checksum holds computes no record's checksum; an index rewritten by
     anything else (here: the same records, spaced differently) has every record checked, and the run
     writes it whole again, so the next run is on the warm path."""
