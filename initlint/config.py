@@ -14,11 +14,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 __all__ = ["Config", "ConfigError", "find_project_root", "load_config", "check_codes"]
 
 _KEYS = {
@@ -133,6 +128,11 @@ def load_config(root: Path) -> Config:
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
         return Config(root=root)
+    # imported here: `import initlint.cli` (for `--help`, `rule`) reads no TOML
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -3,24 +3,28 @@
 Under ``<root>/.initlint_cache/`` each (format, initlint version, torch table, settings) gets its own
 folder, named by a hash of them, so a change of version or of a setting never reads another's data::
 
-    .initlint_cache/v5-<key>/index.json     one entry per file (below)
-    .initlint_cache/v5-<key>/s/<name>.json  the full summary of a file whose entry cannot hold it
+    .initlint_cache/v7-<key>/index.json     one entry per file (below)
+    .initlint_cache/v7-<key>/s/<name>.json  the full summary of a file whose entry cannot hold it
 
 An entry holds the file's ``stat`` signature (size, mtime, ctime, inode), its content hash, the facts a
-run prints from (the single-file findings, ``# noqa`` lines), the findings of the class rules and the
-modules they were resolved through (``deps``: module -> the file and content hash it was found in), and
-the name of the summary file when the summary has classes or imports, whether the file could define
-an init-protocol root (``roots``), and the init-protocol generation its class findings were judged under
-(``pk``). The index also keeps, per set of root files (their paths and hashes), the modules the verdicts
-read and a generation that changes when one of them did (``protocols``). A file whose signature is
-unchanged is trusted (an edit that restores the mtime still changes the ctime); a file changed less
-than ``_RACY_NS`` before it was recorded may change again within the clock's granularity, so it is
-hashed again until it is older. Everything is written atomically (a temporary file renamed over the
+run prints from (the single-file findings, ``# noqa`` lines), the name of the summary file when the
+summary has classes or imports, whether the file could define an init-protocol root (``roots``), and the
+findings of the class rules (``cf``) per init-protocol generation they were judged under, each with the
+modules they were resolved through (module -> the file and content hash it was found in). The index also
+keeps, per set of root files (their paths and hashes), the modules the verdicts read and a generation
+that changes when one of them did (``protocols``). A whole run and a one-file run judge a file's classes
+under different sets of root files, so its class findings are kept for each generation still recorded:
+neither kind of run throws away what the other needs. A file whose signature is unchanged is trusted
+(an edit that restores the mtime still changes the ctime); a file changed less than ``_RACY_NS`` before
+it was recorded may change again within the clock's granularity, so it is hashed again until it is older. Everything is written atomically (a temporary file renamed over the
 old one), so two runs at once never see half a file. What is read is checked before it is trusted:
-every entry, protocol record and summary file carries a checksum of its own content (``c``), and each
-entry's fields their types; an entry that fails is dropped (that file is analysed again), a damaged
-index (corrupted, truncated, foreign) as a whole, so a damaged cache costs a cold run, never a
-traceback or a lost finding. JSON, never pickle: a cache file must not be able to run code.
+every entry and protocol record carries a checksum of its own content (``c``), the index and each summary
+file one over all of their bytes (``sum``), and each entry's fields are checked for their types when the
+run first reads that entry. When the index's own checksum holds, its records are byte for byte what was
+written and their checksums are not computed again (the warm path); when it fails, every record is
+checked on its own. A record that fails is dropped (that file is analysed again), a damaged index
+(corrupted, truncated, foreign) as a whole, so a damaged cache costs a cold run, never a traceback or a
+lost finding. JSON, never pickle: a cache file must not be able to run code.
 """
 
 from __future__ import annotations
@@ -40,9 +44,10 @@ from initlint.lint.torch_table import TORCH_VERSION
 __all__ = ["SummaryCache", "content_hash", "CACHE_DIR", "FORMAT"]
 
 CACHE_DIR = ".initlint_cache"
-FORMAT = 7  # 3: one index per settings, stat signatures, class findings with their deps; 4: init protocols;
-# 5: class findings point at the name; 6: a checksum in every record (``c``); 7: questions and ties in
-# summaries, tensors and writes under a guard
+FORMAT = 8  # 3: one index per settings, stat signatures, class findings with their deps; 4: init protocols;
+# 5: class findings point at the name; 6: a checksum in every record (``c``); 7: class findings per
+# init-protocol generation, a checksum over the whole index (``sum``); 8: questions and ties in summaries,
+# tensors and writes under a guard (two branches had both called their change 7)
 _PROTOCOL_RECORDS = 8  # roots keys remembered: runs over that many different sets of files stay warm
 _RACY_NS = 2_000_000_000  # timestamps coarser than this are not trusted to tell two writes apart
 
@@ -74,41 +79,62 @@ class SummaryCache:
         self._started = time.time_ns()
         self.protocols: dict[str, dict[str, Any]] = {}  # roots key -> the modules verdicts read, generation
         self._dirty = False  # what is dropped while loading is dropped from the file at the next save
+        self._unchecked: set[str] = set()  # entries whose field types are checked when first read
+        self._changed: set[str] = set()  # entries to seal again at the next save
         self.entries: dict[str, dict[str, Any]] = self._load() if enabled else {}
 
     def _load(self) -> dict[str, dict[str, Any]]:
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            with open(self.path, "rb") as handle:
+                raw = handle.read()
+            data = json.loads(raw)
         except (OSError, ValueError, RecursionError):
             return {}  # missing, corrupted or truncated: rebuilt by this run
         if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != __version__:
             return {}  # foreign
         files, protocols = data.get("files"), data.get("protocols")
-        entries = {path: entry for path, entry in files.items() if _sealed(entry) and _entry_ok(entry)} \
-            if isinstance(files, dict) else {}
-        if isinstance(protocols, dict):
-            self.protocols = {key: record for key, record in protocols.items() if _sealed(record) and _record_ok(record)}
-        self._dirty = len(entries) != len(files or ()) or len(self.protocols) != len(protocols or ())
+        if not isinstance(files, dict):
+            files = {}
+        if not isinstance(protocols, dict):
+            protocols = {}
+        whole = _whole(raw, data.get("sum"), _INDEX_HEAD)
+        entries = files if whole else {path: entry for path, entry in files.items() if _sealed(entry)}
+        self._unchecked = set(entries)
+        self.protocols = {key: record for key, record in protocols.items()
+                          if (whole or _sealed(record)) and isinstance(record, dict) and _record_ok(record)}
+        self._dirty = not whole or len(self.protocols) != len(protocols)
         return entries
+
+    def entry(self, path: str) -> dict[str, Any] | None:
+        """The entry of ``path``, if there is one whose fields have the types the engine reads them as
+        (checked on first reading; one that has not is dropped)."""
+        entry = self.entries.get(path)
+        if entry is not None and path in self._unchecked:
+            self._unchecked.discard(path)
+            if not _entry_ok(entry):
+                del self.entries[path]
+                self._dirty = True
+                return None
+        return entry
 
     def fresh(self, path: str, stat: os.stat_result | None, module: tuple[str, bool]) -> dict[str, Any] | None:
         """The entry of ``path`` if its signature and module are unchanged and it can be trusted."""
-        entry = self.entries.get(path)
-        if entry is None or stat is None or entry.get("racy") or entry.get("st") != signature(stat):
+        entry = self.entry(path)
+        if entry is None or stat is None or entry["racy"] or entry["st"] != signature(stat):
             return None
-        return entry if entry.get("mod") == list(module) else None
+        return entry if entry["mod"] == list(module) else None
 
     def known_hash(self, path: str, module: tuple[str, bool]) -> str | None:
         """The content hash last recorded for ``path`` (under the same module name), if any."""
-        entry = self.entries.get(path)
-        return entry.get("h") if entry is not None and entry.get("mod") == list(module) else None
+        entry = self.entry(path)
+        return entry["h"] if entry is not None and entry["mod"] == list(module) else None
 
     def touched(self, path: str, stat: os.stat_result) -> dict[str, Any]:
         """Record that ``path`` was read again and its content is unchanged; returns its entry."""
         entry = self.entries[path]
         entry["st"] = signature(stat)
         entry["racy"] = self._is_racy(stat)
+        self._changed.add(path)
         self._dirty = True
         return entry
 
@@ -128,30 +154,43 @@ class SummaryCache:
         }
         if _from_entry(entry, summary.path, summary.module) != summary:
             entry["x"] = self._write_summary(path, digest, module, summary)
-        old = self.entries.get(path)
-        if old is not None and old.get("h") == digest and old.get("mod") == entry["mod"] and "cf" in old:
-            for key in ("cf", "deps", "pk"):  # same content: its class findings stand
-                entry[key] = old.get(key)
+        old = self.entry(path)
+        if old is not None and old["h"] == digest and old["mod"] == entry["mod"] and "cf" in old:
+            entry["cf"] = old["cf"]  # same content: its class findings stand
         if stat is not None:
             self.entries[path] = entry
+            self._unchecked.discard(path)
+            self._changed.add(path)
             self._dirty = True
         return entry
+
+    def class_findings(self, entry: dict[str, Any], generation: str | None) -> list[list[Any]] | None:
+        """The class findings of an entry judged under the init-protocol ``generation``, or by none (those
+        stand under every generation), and the modules they were resolved through: ``[findings, deps]``."""
+        held = entry.get("cf")
+        if held is None:
+            return None
+        found = held.get(generation or "")
+        return found if found is not None else held.get("")
 
     def set_class_findings(self, path: str, findings: list[Finding], deps: list[list[Any]],
                            protocols: str | None = None) -> None:
         """Remember the class rules' findings of ``path``, the modules they depend on and the init-protocol
-        generation (``protocols`` record) they were judged under."""
+        generation (``protocols`` record; ``None``: no protocol judged them) they were judged under, beside
+        those of other generations."""
         entry = self.entries.get(path)
         if entry is not None:
-            entry["cf"] = [_finding_json(f) for f in findings]
-            entry["deps"] = deps
-            entry["pk"] = protocols
+            held = dict(entry.get("cf") or {})
+            held.pop(protocols or "", None)  # the newest last
+            held[protocols or ""] = [[_finding_json(f) for f in findings], deps]
+            entry["cf"] = held
+            self._changed.add(path)
             self._dirty = True
 
     def set_protocols(self, key: str, deps: list[list[Any]], generation: str) -> None:
         """Remember, for the roots ``key``, every module the verdicts of a generation read."""
         self.protocols.pop(key, None)
-        self.protocols[key] = {"deps": deps, "gen": generation}
+        self.protocols[key] = _seal({"deps": deps, "gen": generation})
         while len(self.protocols) > _PROTOCOL_RECORDS:
             self.protocols.pop(next(iter(self.protocols)))
         self._dirty = True
@@ -163,9 +202,10 @@ class SummaryCache:
             return _from_entry(entry, path, module)
         target = os.path.join(self.folder, "s", f"{name}.json")
         try:
-            with open(target, encoding="utf-8") as handle:
-                data = json.load(handle)
-            if isinstance(data, dict) and _sealed(data) and isinstance(data.get("summary"), dict):
+            with open(target, "rb") as handle:
+                raw = handle.read()
+            data = json.loads(raw)
+            if isinstance(data, dict) and _whole(raw, data.get("sum"), {}) and isinstance(data.get("summary"), dict):
                 return FileSummary.from_json(data["summary"])
         except OSError:
             return None
@@ -184,7 +224,8 @@ class SummaryCache:
             return name
         target = os.path.join(self.folder, "s", f"{name}.json")
         if not os.path.exists(target):
-            self._write(target, json.dumps(_seal({"summary": summary.to_json()}), separators=(",", ":")))
+            body = json.dumps({"summary": summary.to_json()}, separators=(",", ":"))[1:]
+            self._write(target, _head(_digest(body.encode("ascii")), {}) + body)
         return name
 
     def _write(self, target: str, text: str) -> None:
@@ -208,10 +249,16 @@ class SummaryCache:
         Failures to write are not errors."""
         if not (self.enabled and self._dirty):
             return
-        for record in (*self.entries.values(), *self.protocols.values()):
-            _seal(record)
-        payload = {"format": FORMAT, "version": __version__, "files": self.entries, "protocols": self.protocols}
-        self._write(self.path, json.dumps(payload, separators=(",", ":")))
+        live = {"", *(record["gen"] for record in self.protocols.values())}
+        for path in self._changed:
+            entry = self.entries.get(path)
+            if entry is not None:
+                if "cf" in entry:  # a generation no protocol record names again can never be reused
+                    entry["cf"] = {gen: held for gen, held in entry["cf"].items() if gen in live}
+                _seal(entry)
+        self._changed.clear()
+        body = json.dumps({"files": self.entries, "protocols": self.protocols}, separators=(",", ":"))[1:]
+        self._write(self.path, _head(_digest(body.encode("ascii")), _INDEX_HEAD) + body)
         self._prune()
         self._dirty = False
 
@@ -222,7 +269,7 @@ class SummaryCache:
             names = os.listdir(folder)
         except OSError:
             return
-        wanted = {f"{e['x']}.json" for e in self.entries.values() if e.get("x")}
+        wanted = {f"{e['x']}.json" for e in self.entries.values() if isinstance(e, dict) and e.get("x")}
         if len(names) <= 2 * len(wanted) + 64:
             return
         for name in names:
@@ -234,6 +281,28 @@ class SummaryCache:
 
 
 # --- what is loaded is checked: a checksum per record, the types of every field of an entry ----------
+
+_INDEX_HEAD = {"format": FORMAT, "version": __version__}
+
+
+def _head(digest: str, fields: dict[str, Any]) -> str:
+    """The start of a cache file (the index, a summary file): ``fields``, then ``sum``, the checksum of
+    everything after this head. (``json.dumps`` writes ASCII only, so the text and its bytes are the same.)"""
+    return json.dumps({**fields, "sum": digest}, separators=(",", ":"))[:-1] + ","
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+def _whole(raw: bytes, digest: object, fields: dict[str, Any]) -> bool:
+    """Whether the cache file ``raw`` is byte for byte what initlint wrote: its head (``fields``, then
+    ``digest``) names the checksum of the rest, and the rest has it."""
+    if not isinstance(digest, str):
+        return False
+    head = _head(digest, fields).encode("ascii")
+    return raw.startswith(head) and _digest(raw[len(head):]) == digest
+
 
 def _checksum(record: dict[str, Any]) -> str:
     body = json.dumps({k: v for k, v in record.items() if k != "c"}, sort_keys=True, separators=(",", ":"))
@@ -288,36 +357,33 @@ def _fix_ok(fix: object) -> bool:
 
 def _noqa_ok(noqa: object) -> bool:
     return isinstance(noqa, dict) and all(
-        line.isdigit() and isinstance(codes, list) and all(isinstance(c, str) for c in codes)
+        line.isascii() and line.isdigit() and isinstance(codes, list) and all(isinstance(c, str) for c in codes)
         for line, codes in noqa.items())
 
 
 _SUMMARY_NAME = re.compile(r"[0-9a-f]{24}")  # what _write_summary names: never a path out of the cache
 _FINDING_FIELDS = {"path", "line", "col", "code", "message", "end_line", "end_col", "fix"}
 _EDIT_FIELDS = {"line", "col", "end_line", "end_col", "content"}
-_ENTRY_FIELDS: dict[str, Any] = {  # field -> its check; the optional ones after "x"
-    "st": lambda v: v is None or (isinstance(v, list) and len(v) == 4 and all(_is_int(i) for i in v)),
-    "racy": lambda v: isinstance(v, bool),
-    "h": lambda v: isinstance(v, str),
-    "mod": lambda v: isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], bool),
-    "parsed": lambda v: isinstance(v, bool),
-    "skip": lambda v: isinstance(v, bool),
-    "noqa": _noqa_ok,
-    "findings": _findings_ok,
-    "roots": lambda v: isinstance(v, bool),
-    "x": lambda v: v is None or (isinstance(v, str) and _SUMMARY_NAME.fullmatch(v) is not None),
-    "cf": _findings_ok,
-    "deps": _deps_ok,
-    "pk": _is_str_or_none,
-}
-_OPTIONAL = {"x", "cf", "deps", "pk"}
+_REQUIRED = {"st", "racy", "h", "mod", "parsed", "skip", "noqa", "findings", "roots"}  # "x", "cf" optional
 
 
-def _entry_ok(entry: dict[str, Any]) -> bool:
-    """Whether every field of an index entry has the type the engine reads it as."""
-    if any(key not in entry for key in _ENTRY_FIELDS.keys() - _OPTIONAL) or ("cf" in entry) != ("deps" in entry):
+def _entry_ok(entry: object) -> bool:
+    """Whether every field of an index entry has the type the engine reads it as. (A warm run checks
+    every entry it reads: plain tests in one expression, the common empty fields cost nothing.)"""
+    if type(entry) is not dict or not _REQUIRED <= entry.keys():
         return False
-    return all(check(entry[key]) for key, check in _ENTRY_FIELDS.items() if key in entry)
+    st, mod, x, cf = entry["st"], entry["mod"], entry.get("x"), entry.get("cf")
+    noqa, findings = entry["noqa"], entry["findings"]
+    return ((st is None or (type(st) is list and len(st) == 4 and all(type(i) is int for i in st)))
+            and type(entry["racy"]) is bool and type(entry["parsed"]) is bool and type(entry["skip"]) is bool
+            and type(entry["roots"]) is bool and type(entry["h"]) is str
+            and type(mod) is list and len(mod) == 2 and type(mod[0]) is str and type(mod[1]) is bool
+            and (noqa == {} or _noqa_ok(noqa)) and (findings == [] or _findings_ok(findings))
+            and (x is None or (type(x) is str and _SUMMARY_NAME.fullmatch(x) is not None))
+            and ("cf" not in entry or (type(cf) is dict and all(
+                held == [[], []] or (type(held) is list and len(held) == 2 and _findings_ok(held[0])
+                                     and _deps_ok(held[1]))
+                for held in cf.values()))))
 
 
 def _record_ok(record: dict[str, Any]) -> bool:

@@ -283,18 +283,18 @@ class Project:
         """The findings of every class rule on the classes of ``path`` (cached with what they depend on)."""
         entry = self._trusted.get(path)
         key = self._roots_key(path)
-        reusable = path not in self._analysed and path not in self._overlays
-        if (reusable and entry is not None and "cf" in entry and self._deps_hold(entry["deps"])
-                and entry.get("pk") == self._generation(key)):
-            return findings_of(entry["cf"], shown)
+        if entry is not None and path not in self._analysed and path not in self._overlays:
+            held = self.cache.class_findings(entry, self._generation(key))
+            if held is not None and self._deps_hold(held[1]):
+                return findings_of(held[0], shown)
         summary = self.summary(path)
         found: list[Finding] = []
         self._recording = {}
         try:
-            tensors = any(cls.tensors for cls in summary.classes)
-            if tensors or summary.questions:
+            judged = any(cls.tensors for cls in summary.classes)
+            if judged or summary.questions:
                 index = self.index()  # one per file: every module it reads is recorded
-            if tensors:
+            if judged:
                 index.protocols = self._protocols(key, path) if key is not None else None
                 rules = _class_rules()
                 for cls in summary.classes:
@@ -311,7 +311,8 @@ class Project:
             deps = [[module, *where] for module, where in sorted(self._recording.items())]
         finally:
             self._recording = None
-        run = self._runs.get(key) if key is not None else None
+        # findings of a file no init protocol judged stand under every generation
+        run = self._runs.get(key) if judged and key is not None else None
         volatile = path in self._overlays or any(dep[1] in self._overlays for dep in deps)
         if not volatile and not (run is not None and run.volatile):  # never what an unsaved buffer made
             self.cache.set_class_findings(path, found, deps, run.generation if run is not None else None)
@@ -324,7 +325,8 @@ class Project:
         if self.config.init_protocol != "auto":
             return None
         if self._root_files is None:
-            self.analyze(self._targets)
+            # targets are absolute already: those a whole run analysed cost no second pass here
+            self.analyze([t for t in self._targets if t not in self._trusted and t not in self._summaries])
             self._root_files = {t for t in self._targets if self._holds_roots(t)}
             self._base_key = self._key_of(self._root_files)
         if path in self._root_files or not self._holds_roots(path):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from initlint.__about__ import __version__
-from initlint.lint.summary import Finding, Fix
+
+if TYPE_CHECKING:  # the CLI imports this module for the format names; a run imports the summaries itself
+    from initlint.lint.summary import Finding, Fix
 
 __all__ = ["FORMATS", "format_text", "format_json", "format_sarif", "format_github", "format_statistics"]
 

@@ -241,6 +241,15 @@ def test_linter_never_imports_torch() -> None:
     assert out.strip() == "False"
 
 
+def test_importing_the_cli_reads_no_summaries_and_no_toml() -> None:
+    """`initlint --help`, `--version` and `rule` pay for click and the format names only (issue 13's
+    import target, 0.08 s); a lint run imports what it reads when it reads it."""
+    heavy = ("initlint.lint.summary", "initlint.lint.engine", "initlint.lint.cache", "tomllib", "tomli")
+    code = f"import sys, initlint.cli\nprint([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_libcst_is_imported_only_for_files_a_script_order_rule_reads(project: Path) -> None:
     """Class summaries come from ``ast``; libcst's 0.2 s import is paid only where it parses."""
     code = (

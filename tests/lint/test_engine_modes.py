@@ -10,6 +10,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -218,9 +219,10 @@ def entry_fields(root: Path) -> tuple[dict, list[str]]:
 
 
 def test_every_wrong_field_of_the_index_is_dropped_and_rebuilt(small: Path) -> None:
-    """Each field of an entry (and of the protocol records) set to each wrong type, with its stale
-    checksum and with a recomputed one (so that the type checks themselves are tried): the run finds
-    what a cold run finds, without a traceback."""
+    """Each field of an entry (its class findings and their modules per generation too, and the fields
+    of the protocol records) set to each wrong type or shape, with its stale checksum and with a recomputed
+    one (so that the type checks themselves are tried): the run finds what a cold run finds, without a
+    traceback."""
     from initlint.lint.cache import _seal
 
     age(small)
@@ -228,25 +230,36 @@ def test_every_wrong_field_of_the_index_is_dropped_and_rebuilt(small: Path) -> N
     run(small, cache=True)
     pristine = json.loads(index_file(small).read_text())
     path, richest = max(pristine["files"].items(), key=lambda item: len(item[1]))
-    assert {"st", "racy", "h", "mod", "parsed", "skip", "noqa", "findings", "roots", "cf", "deps", "x", "c"} <= set(richest)
-    assert pristine["protocols"], "the tree has init-protocol records to damage too"
+    assert {"st", "racy", "h", "mod", "parsed", "skip", "noqa", "findings", "roots", "cf", "x", "c"} <= set(richest)
+    assert richest["cf"] and pristine["protocols"], "the tree has class findings and protocol records to damage"
+
+    def places(data: dict, field_name: str) -> list[tuple[Any, Any, dict]]:
+        """(what holds the field, its key there, the record whose checksum covers it)."""
+        if field_name.startswith("protocols."):
+            return [(record, field_name[10:], record) for record in data["protocols"].values()]
+        entry = data["files"][path]
+        if field_name.startswith("cf."):  # inside each generation's [findings, deps]
+            return [(held, ["findings", "deps"].index(field_name[3:]), entry) for held in entry["cf"].values()]
+        return [(entry, field_name, entry)]
+
+    misshapen = (["a", 1, None], {"a": ["b"]})  # the right type for some fields, never the right shape
     damaged = 0
-    for field_name in [*richest, "protocols.deps", "protocols.gen"]:
+    for field_name in [*richest, "cf.findings", "cf.deps", "protocols.deps", "protocols.gen"]:
         for value, resealed in [(v, r) for v in WRONG_VALUES for r in (False, True)]:
             data = json.loads(json.dumps(pristine))
-            records = list(data["protocols"].values()) if field_name.startswith("protocols.") else [data["files"][path]]
-            key = field_name.split(".")[-1]
-            if resealed and (key == "c" or type(value) is type(records[0][key])
-                             or (value is None and key in ("x", "pk", "st"))):
+            found = places(data, field_name)
+            holder, key, _ = found[0]
+            if resealed and (key == "c" or (type(value) is type(holder[key]) and value not in misshapen)
+                             or (value is None and key in ("x", "st"))):
                 continue  # right-typed and sealed: as good as what initlint writes
-            for record in records:
-                record[key] = value
+            for holder, key, record in found:
+                holder[key] = value
                 if resealed:
                     _seal(record)
             index_file(small).write_text(json.dumps(data))
             assert run(small, cache=True) == expected, (field_name, value, resealed)
             damaged += 1
-    assert damaged > 180
+    assert damaged > 200
 
 
 @pytest.mark.parametrize("damage", ["findings-emptied", "cf-emptied", "noqa-added", "summary-file"])
@@ -259,7 +272,7 @@ def test_right_typed_wrong_content_is_caught_by_the_checksum(tree: Path, damage:
         if damage == "findings-emptied":
             entry["findings"] = []
         elif damage == "cf-emptied" and "cf" in entry:
-            entry["cf"] = []
+            entry["cf"] = {generation: [[], deps] for generation, (_, deps) in entry["cf"].items()}
         elif damage == "noqa-added":
             entry["noqa"] = {str(line): [] for line in range(1, 40)}
     index_file(tree).write_text(json.dumps(data))
@@ -285,6 +298,66 @@ def test_index_of_another_shape_is_a_cold_run_not_a_traceback(tree: Path, docume
     result = CliRunner().invoke(cli, [str(tree), "--format", "json", "-j", "1"])
     assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
     assert len(json.loads(result.stdout)) == len(expected)
+
+
+def write_sealed(root: Path, data: dict) -> None:
+    """Write ``data`` as the index the way initlint does: every record sealed, and the whole file."""
+    from initlint.lint.cache import _digest, _head, _seal
+
+    for record in [*data["files"].values(), *data["protocols"].values()]:
+        _seal(record)
+    body = json.dumps({"files": data["files"], "protocols": data["protocols"]}, separators=(",", ":"))[1:]
+    head = _head(_digest(body.encode()), {"format": data["format"], "version": data["version"]})
+    index_file(root).write_text(head + body)
+
+
+@pytest.mark.parametrize("field_name, value", [
+    ("findings", "x"), ("findings", [{"line": 1}]), ("noqa", {"²": []}), ("noqa", []), ("st", [1, 2]),
+    ("mod", None), ("racy", 0), ("x", "../../../x"), ("cf", {"g": [[], [1]]}), ("cf", []), ("roots", None),
+])
+def test_a_wrong_typed_entry_in_a_whole_index_is_caught_when_read(small: Path, field_name: str, value: object) -> None:
+    """The warm path trusts an index whose own checksum holds without checking each record's; the types of
+    an entry are still checked when a run first reads it (even one sealed with a valid checksum, as no
+    damage by accident is): a one-file run that reads it, or a whole run after a one-file run that did not,
+    finds what a cold run finds, and the entry is written anew."""
+    from initlint.lint.cache import _INDEX_HEAD, _whole
+
+    age(small)
+    target = small / "examples" / "broken" / "tinygpt" / "layers.py"
+    other = small / "examples" / "broken" / "tinygpt" / "model.py"
+    alone = lint_paths([target], Config(root=small)).findings
+    whole = run(small)
+    assert alone and whole != alone
+    run(small, cache=True)
+    pristine = json.loads(index_file(small).read_text())
+    for damaged in (target, other):
+        data = json.loads(json.dumps(pristine))
+        data["files"][str(damaged)][field_name] = value
+        write_sealed(small, data)
+        raw = index_file(small).read_bytes()
+        assert _whole(raw, json.loads(raw)["sum"], _INDEX_HEAD)  # the warm path's own check holds
+        assert lint_paths([target], Config(root=small), cache=True).findings == alone, damaged
+        assert run(small, cache=True) == whole, damaged
+        assert json.loads(index_file(small).read_text())["files"][str(damaged)] != data["files"][str(damaged)]
+
+
+def test_the_warm_path_checks_no_record_until_the_index_is_damaged(small: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm run over an index whose checksum holds computes no record's checksum; an index rewritten by
+    anything else (here: the same records, spaced differently) has every record checked, and the run
+    writes it whole again, so the next run is on the warm path."""
+    from initlint.lint import cache
+
+    monkeypatch.setattr(cache, "_RACY_NS", 0)  # files seconds old are trusted here
+    expected = run(small, cache=True)
+    checked: list[object] = []
+    original = cache._sealed
+    monkeypatch.setattr(cache, "_sealed", lambda record: (checked.append(record), original(record))[1])
+    assert run(small, cache=True) == expected and checked == []
+    index_file(small).write_text(json.dumps(json.loads(index_file(small).read_text())))
+    assert run(small, cache=True) == expected and len(checked) > 10
+    checked.clear()
+    assert run(small, cache=True) == expected and checked == []
 
 
 def test_summary_name_cannot_reach_out_of_the_cache(small: Path) -> None:
