@@ -40,8 +40,8 @@ from initlint.lint.torch_table import TORCH_VERSION
 __all__ = ["SummaryCache", "content_hash", "CACHE_DIR", "FORMAT"]
 
 CACHE_DIR = ".initlint_cache"
-FORMAT = 6  # 3: one index per settings, stat signatures, class findings with their deps; 4: init protocols;
-# 5: class findings point at the name; 6: a checksum in every record (``c``)
+FORMAT = 7  # 3: one index per settings, stat signatures, class findings with their deps; 4: init protocols;
+# 5: class findings point at the name; 6: a checksum in every record (``c``); 7: the torch built-ins a class builds
 _PROTOCOL_RECORDS = 8  # roots keys remembered: runs over that many different sets of files stay warm
 _RACY_NS = 2_000_000_000  # timestamps coarser than this are not trusted to tell two writes apart
 

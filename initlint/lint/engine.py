@@ -276,19 +276,22 @@ class Project:
         found: list[Finding] = []
         self._recording = {}
         try:
-            if any(cls.tensors for cls in summary.classes):
+            building = key is not None and any("builtins" in cls.protocol for cls in summary.classes)
+            if building or any(cls.tensors for cls in summary.classes):
                 index = self.index()  # one per file: every module it reads is recorded
-                index.protocols = self._protocols(key, path) if key is not None else None
+                protocols = index.protocols = self._protocols(key, path) if key is not None else None
+                # the torch built-ins a class builds are judged by a Hugging Face family only (INI004)
+                building = building and protocols is not None and protocols.judges_families()
+                judged = [cls for cls in summary.classes if cls.tensors or (building and "builtins" in cls.protocol)]
                 rules = _class_rules()
-                for cls in summary.classes:
-                    if cls.tensors:
-                        view = index.view(cls, summary.module)
-                        for rule in rules:
-                            found += [
-                                Finding("", cls.line, cls.col, rule.code, message, cls.line, cls.end_col,
-                                        cls.fixes.get(rule.code))
-                                for message in rule.check(view)
-                            ]
+                for cls in judged:
+                    view = index.view(cls, summary.module)
+                    for rule in rules:
+                        found += [
+                            Finding("", cls.line, cls.col, rule.code, message, cls.line, cls.end_col,
+                                    cls.fixes.get(rule.code))
+                            for message in rule.check(view)
+                        ]
             deps = [[module, *where] for module, where in sorted(self._recording.items())]
         finally:
             self._recording = None

@@ -19,18 +19,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from initlint.lint.index import Coverage, ProjectIndex
-from initlint.lint.protocols.classes import Known, ancestry, lookup
+from initlint.lint.protocols.classes import Known, ancestry, builtin, lookup
 from initlint.lint.protocols.dispatch import DYNAMIC
 from initlint.lint.protocols.evaluate import Evaluator, Helpers
 from initlint.lint.protocols.facts import mapped_classes
 from initlint.lint.protocols.hf_table import BASE_INIT_WEIGHTS, PRETRAINED_BASES
 from initlint.lint.protocols.roots import may_be_root
-from initlint.lint.summary import FileSummary, TensorDef
+from initlint.lint.summary import ClassSummary, FileSummary, TensorDef
+from initlint.lint.torch_table import BUILTIN_BUFFERS
 
 if TYPE_CHECKING:
     from initlint.lint.index import ClassView
 
-__all__ = ["Protocols", "Verdict", "Judged"]
+__all__ = ["Protocols", "Verdict", "Judged", "BuiltIn"]
 
 _MAX_CALLS = 32  # factory calls followed from one __init__
 
@@ -46,12 +47,29 @@ class Judged:
 
 
 @dataclass
+class BuiltIn:
+    """A torch built-in module the class builds in ``__init__`` (or inherits), and the tensors of it that
+    each initializer leaves unwritten."""
+
+    qualified: str  # "torch.nn.Conv1d"
+    path: str  # where the class puts it ("conv", "mlp.0", "layers.*"); "" for a built-in base
+    missing: dict[str, list[str]]  # label -> tensor paths ("conv.weight")
+    tensors: list[TensorDef]  # every tensor it holds, by path
+
+    @property
+    def short(self) -> str:
+        """``nn.Conv1d``, as users write it."""
+        return "nn." + self.qualified.rpartition(".")[2]
+
+
+@dataclass
 class Verdict:
     """What the protocol that covers a class writes of it."""
 
     protocol: str  # "hugging-face" or "init-method"
     judged: list[Judged] = field(default_factory=list)
     model: bool = False  # the class is itself a ``PreTrainedModel`` (a module, known or not)
+    built_ins: list[BuiltIn] = field(default_factory=list)  # judged for Hugging Face families only
 
     def missing(self, tensors: Iterable[TensorDef]) -> dict[str, list[str]]:
         """label -> the tensors that initializer leaves unwritten."""
@@ -65,6 +83,35 @@ class Verdict:
     def covered(self, tensors: Iterable[TensorDef]) -> list[str]:
         """The tensors every initializer writes."""
         return [t.name for t in tensors if all(_covers(j.coverage, t) for j in self.judged)]
+
+
+def _tensor(name: str) -> TensorDef:
+    """A built-in's tensor (``conv.weight``, ``bn.running_mean``) as the class that builds it holds it."""
+    return TensorDef(name, "buffer" if name.rpartition(".")[2] in BUILTIN_BUFFERS else "parameter")
+
+
+def _inherited(cls: ClassSummary) -> list[tuple[str, list[TensorDef]]]:
+    """(built-in base, its tensors) of a class whose base is a torch built-in that creates tensors."""
+    return [(entry[0], [_tensor(name) for name in entry[2]])
+            for entry in cls.protocol.get("builtins", ()) if not entry[1]]
+
+
+def _method_coverage(view: ClassView, subject: Known, method: str) -> Coverage:
+    """What ``module.<method>()`` writes of the class when ``_init_weights`` calls it: nothing when the method
+    that runs returns at once because a submodule is already initialized (as every one is by then)."""
+    for ancestor in subject.ancestors:
+        if ancestor.summary is not None and method in ancestor.summary.methods:
+            if method in ancestor.summary.protocol.get("skips", ()):
+                return Coverage()
+            break
+    return view.coverage((method,))
+
+
+def _builtin_methods(method: str) -> Coverage:
+    """What ``module.<method>()`` writes of a built-in: torch's resets write every tensor it holds."""
+    if method in ("reset_parameters", "_reset_parameters"):  # MultiheadAttention has the second only
+        return Coverage(all_parameters=True, all_buffers=True)
+    return Coverage(all_buffers=method == "reset_running_stats")
 
 
 def _covers(coverage: Coverage, tensor: TensorDef) -> bool:
@@ -105,7 +152,7 @@ class Protocols:
         self._closures: dict[str, frozenset[str]] = {}
         self._file_members: dict[str, frozenset[str]] = {}
         self._file_placed: dict[str, frozenset[str]] = {}
-        self._judged: dict[tuple[str, str], Judged] = {}
+        self._builtin_coverage: dict[tuple[str, str, str], Coverage] = {}  # (root, label, built-in) -> writes
         self._searched: set[str] = set()
         self.roots: list[_Root] = []
 
@@ -115,6 +162,10 @@ class Protocols:
             if self.enabled and summary.path not in self._searched:
                 self._searched.add(summary.path)
                 self._find_roots(summary)
+
+    def judges_families(self) -> bool:
+        """Whether a Hugging Face family was found: only those judge the torch built-ins a class builds."""
+        return any(root.kind == "hugging-face" for root in self.roots)
 
     # -- roots -------------------------------------------------------------------------------------
     def _find_roots(self, summary: FileSummary) -> None:
@@ -226,19 +277,68 @@ class Protocols:
             if not reaching:
                 reaching = [r for r in roots if subject.name in self._members_of_file(r.known.module)]
             if reaching:
-                return Verdict(kind, self._judge(view, subject, reaching), bool(subject.names() & PRETRAINED_BASES))
+                judged, children = self._judge(view, subject, reaching)
+                found = Verdict(kind, judged, bool(subject.names() & PRETRAINED_BASES))
+                if kind == "hugging-face":
+                    found.built_ins = self._built_ins(view.cls, reaching, judged, children)
+                return found
         return None
 
-    def _judge(self, view: ClassView, subject: Known, roots: list[_Root]) -> list[Judged]:
-        evaluator = Evaluator(self.index, subject, self.cache, lambda name: view.coverage((name,)))
+    def _judge(self, view: ClassView, subject: Known,
+               roots: list[_Root]) -> tuple[list[Judged], dict[str, dict[str, set[str]]]]:
+        """What each initializer writes of the class, and, by label, what it writes into each child
+        (``init.normal_(module.conv.weight)``)."""
+        evaluator = Evaluator(self.index, subject, self.cache, lambda name: _method_coverage(view, subject, name))
         judged: dict[str, Judged] = {}
+        children: dict[str, dict[str, set[str]]] = {}
         for root in roots:
             for label, steps, helpers in self._initializers(root):
                 if label not in judged:
+                    evaluator.child_writes = {}
                     judged[label] = Judged(label, evaluator.run(steps, helpers))
-        if any(not all(_covers(j.coverage, t) for t in view.tensors) for j in judged.values()):
+                    children[label] = evaluator.child_writes
+        tensors = [*view.tensors, *(t for entry in _inherited(view.cls) for t in entry[1])]
+        if any(not all(_covers(j.coverage, t) for t in tensors) for j in judged.values()):
             self._through_parents(subject, roots, judged)
-        return list(judged.values())
+        return list(judged.values()), children
+
+    # -- torch built-ins ---------------------------------------------------------------------------
+    def _built_ins(self, cls: ClassSummary, roots: list[_Root], judged: list[Judged],
+                   children: dict[str, dict[str, set[str]]]) -> list[BuiltIn]:
+        """The built-ins ``cls`` builds (``protocol["builtins"]``), each judged as a class of the family: the
+        dispatch that runs over it, and what the class's own branch writes into it (``module.conv.weight``)."""
+        found = []
+        for qualified, tensors in _inherited(cls):  # judged with the class itself
+            missing = {j.label: names for j in judged
+                       if (names := [t.name for t in tensors if not _covers(j.coverage, t)])}
+            found.append(BuiltIn(qualified, "", missing, tensors))
+        for qualified, path, names in cls.protocol.get("builtins", ()):
+            if not path:
+                continue
+            subject = lookup(self.index, qualified, self.cache)
+            tensors = [_tensor(f"{path}.{name}") for name in names]
+            missing: dict[str, list[str]] = {}
+            for root in roots:
+                for label, steps, helpers in self._initializers(root):
+                    if label in missing:
+                        continue
+                    direct = children.get(label, {}).get(path, set())  # a write into the child itself
+                    left = [t.name for t, name in zip(tensors, names)
+                            if name not in direct and not self._writes(root, label, steps, helpers, subject, name)]
+                    missing[label] = left
+            found.append(BuiltIn(qualified, path, {k: v for k, v in missing.items() if v}, tensors))
+        return found
+
+    def _writes(self, root: _Root, label: str, steps: list[Any], helpers: Helpers, subject: Known, name: str) -> bool:
+        """Whether the dispatch may write the built-in's tensor ``name`` (``parametrizations.weight.original0``
+        belongs to the ``ParametrizationList`` that ``weight_norm`` puts in between)."""
+        if name.startswith("parametrizations."):
+            subject, name = builtin("ParametrizationList", self.cache), name.rpartition(".")[2]
+        key = (root.known.name, label, subject.name)
+        if key not in self._builtin_coverage:
+            evaluator = Evaluator(self.index, subject, self.cache, _builtin_methods)
+            self._builtin_coverage[key] = evaluator.run(steps, helpers)
+        return _covers(self._builtin_coverage[key], _tensor(name))
 
     def _through_parents(self, subject: Known, roots: list[_Root], judged: dict[str, Judged]) -> None:
         """Add what a branch for a parent writes into the subject (``init.normal_(module.gate.weight)``)."""
@@ -290,6 +390,10 @@ class Protocols:
                 return _BASE_LABEL, BASE_INIT_WEIGHTS, self._helpers(root, position)
             summary = ancestor.summary
             if summary is not None and name in summary.methods:
+                if name == "_init_weights" and name in summary.protocol.get("deleted", ()):
+                    # ``raise AttributeError("No need to override")`` in a ``modular_*.py`` file: the class
+                    # generated from it has no ``_init_weights`` and derives from ``PreTrainedModel`` itself
+                    return _BASE_LABEL, BASE_INIT_WEIGHTS, self._helpers(root, position)
                 steps = summary.protocol.get("dispatches", {}).get(name, [])
                 label = f"`{ancestor.short}.{name}` ({self._path(ancestor.module)})"
                 return label, steps, self._helpers(root, position)
