@@ -698,6 +698,7 @@ def test_a_method_that_returns_once_a_child_is_initialized_writes_nothing(tmp_pa
     found = [f for f in lint_tree(tmp_path, {"mymae/__init__.py": "", "mymae/modeling_vit_mae.py": source})
              if f.code == "INI004" and "`ViTMAEEmbeddings`" in f.message]
     assert len(found) == 1 and "parameter `cls_token`, parameter `position_embeddings`" in found[0].message, found
+    assert "`initialize_weights()` writes nothing there" in found[0].message
     guard = '        if getattr(self.patch_embeddings.projection, "_is_hf_initialized", False):\n            return\n'
     assert guard in source
     unguarded = source.replace(guard, "")

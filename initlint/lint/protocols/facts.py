@@ -339,6 +339,9 @@ def _built_ins(nodes: _Nodes, self_name: str, table: ImportTable) -> list[list[A
         target = assign.targets[0]
         if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == self_name:
             anchors[id(assign.value)] = target.attr
+    # ``self.X = nn.ModuleList()``: what ``self.X.append(...)`` adds is registered (not in a plain list)
+    containers = {anchors[id(a.value)] for a in nodes.assigns if id(a.value) in anchors
+                  and _is_container(table.qualify(a.value.func))}  # type: ignore[attr-defined]
     parents: dict[int, tuple[ast.Call, int | str]] = {}  # an argument's id -> (the call, its key there)
     for call in nodes.calls:
         for position, argument in enumerate(call.args):
@@ -355,12 +358,12 @@ def _built_ins(nodes: _Nodes, self_name: str, table: ImportTable) -> list[list[A
     for call in nodes.calls:
         qualified = table.qualify(call.func)
         if qualified is not None and _created(qualified):
-            path = _path(call, anchors, parents, self_name, table)
+            path = _path(call, anchors, parents, self_name, table, containers)
             if path is not None:
                 entry = found.setdefault((path, qualified), [qualified, path, [], (call.lineno, call.col_offset)])
                 entry[2] = sorted({*entry[2], *_existing(qualified, call, 0)})
         elif call.args and _is_weight_norm(call.func, table):
-            normed += _weight_norm(call, anchors, parents, self_name, table)
+            normed += _weight_norm(call, anchors, parents, self_name, table, containers)
     for path, tensor, old in normed:
         for entry in found.values():
             if entry[1] == path and tensor in entry[2]:
@@ -371,7 +374,7 @@ def _built_ins(nodes: _Nodes, self_name: str, table: ImportTable) -> list[list[A
 
 
 def _path(node: ast.expr, anchors: dict[int, str], parents: dict[int, tuple[ast.Call, int | str]],
-          self_name: str, table: ImportTable) -> str | None:
+          self_name: str, table: ImportTable, containers: set[str]) -> str | None:
     """Where in ``self``'s tree the module ``node`` builds lands (``mlp.0``, ``layers.*``); ``None``: not known
     (a local variable, a call that wraps it)."""
     keys: list[str] = []
@@ -383,7 +386,8 @@ def _path(node: ast.expr, anchors: dict[int, str], parents: dict[int, tuple[ast.
         call, key = parents[id(node)]
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr in _INTO and _is_self(func.value, self_name, attribute=True):
-            return ".".join([func.value.attr, "*", *keys])  # type: ignore[attr-defined]
+            held = func.value.attr  # type: ignore[attr-defined]
+            return ".".join([held, "*", *keys]) if held in containers else None
         if isinstance(func, ast.Attribute) and func.attr in _NAMED:
             return _named(call, key, func.value, 0, self_name, keys)
         if isinstance(func, ast.Name) and func.id == "setattr" and call.args:
@@ -391,13 +395,18 @@ def _path(node: ast.expr, anchors: dict[int, str], parents: dict[int, tuple[ast.
         if key == 0 and _is_weight_norm(func, table):  # weight_norm(nn.Conv1d(...))
             node = call
             continue
-        container = table.qualify(func)
-        if container is None or container not in BUILTIN_MODULES or container.rpartition(".")[2] not in _CONTAINERS:
+        if not _is_container(table.qualify(func)):
             return None
-        known = isinstance(key, int) and not any(isinstance(a, ast.Starred) for a in call.args[:key])
-        keys.insert(0, str(key) if known or key != "*" and isinstance(key, str) else "*")
+        if isinstance(key, int) and any(isinstance(a, ast.Starred) for a in call.args[:key]):
+            key = "*"  # nn.Sequential(*blocks, nn.Linear(...)): its position is not known
+        keys.insert(0, str(key))
         node = call
     return None
+
+
+def _is_container(qualified: str | None) -> bool:
+    """``nn.Sequential``/``nn.ModuleList``/``nn.ModuleDict`` of torch (not a class of the project named so)."""
+    return qualified is not None and qualified in BUILTIN_MODULES and qualified.rpartition(".")[2] in _CONTAINERS
 
 
 def _is_weight_norm(func: ast.expr, table: ImportTable) -> bool:
@@ -422,7 +431,7 @@ def _named(call: ast.Call, key: int | str, receiver: ast.expr, at: int, self_nam
 
 
 def _weight_norm(call: ast.Call, anchors: dict[int, str], parents: dict[int, tuple[ast.Call, int | str]],
-                 self_name: str, table: ImportTable) -> list[tuple[str, str, bool]]:
+                 self_name: str, table: ImportTable, containers: set[str]) -> list[tuple[str, str, bool]]:
     """``weight_norm(self.conv, name="weight")``: the built-in's tensor becomes two others, ``weight_g`` and
     ``weight_v`` (``nn.utils.weight_norm``) or ``parametrizations.weight.original0/1`` (the
     ``nn.utils.parametrizations`` one, which transformers picks whenever torch has it)."""
@@ -436,7 +445,7 @@ def _weight_norm(call: ast.Call, anchors: dict[int, str], parents: dict[int, tup
     if _is_self(target, self_name, attribute=True):
         return [(target.attr, tensor, old)]  # type: ignore[attr-defined]
     if isinstance(target, ast.Call):  # self.conv = weight_norm(nn.Conv1d(...))
-        path = _path(call, anchors, parents, self_name, table)
+        path = _path(call, anchors, parents, self_name, table, containers)
         return [(path, tensor, old)] if path is not None else []
     return []
 

@@ -70,6 +70,7 @@ class Verdict:
     judged: list[Judged] = field(default_factory=list)
     model: bool = False  # the class is itself a ``PreTrainedModel`` (a module, known or not)
     built_ins: list[BuiltIn] = field(default_factory=list)  # judged for Hugging Face families only
+    skipped: list[str] = field(default_factory=list)  # methods called that return at once (``skips``)
 
     def missing(self, tensors: Iterable[TensorDef]) -> dict[str, list[str]]:
         """label -> the tensors that initializer leaves unwritten."""
@@ -96,12 +97,13 @@ def _inherited(cls: ClassSummary) -> list[tuple[str, list[TensorDef]]]:
             for entry in cls.protocol.get("builtins", ()) if not entry[1]]
 
 
-def _method_coverage(view: ClassView, subject: Known, method: str) -> Coverage:
+def _method_coverage(view: ClassView, subject: Known, method: str, skipped: set[str]) -> Coverage:
     """What ``module.<method>()`` writes of the class when ``_init_weights`` calls it: nothing when the method
     that runs returns at once because a submodule is already initialized (as every one is by then)."""
     for ancestor in subject.ancestors:
         if ancestor.summary is not None and method in ancestor.summary.methods:
             if method in ancestor.summary.protocol.get("skips", ()):
+                skipped.add(method)
                 return Coverage()
             break
     return view.coverage((method,))
@@ -277,18 +279,20 @@ class Protocols:
             if not reaching:
                 reaching = [r for r in roots if subject.name in self._members_of_file(r.known.module)]
             if reaching:
-                judged, children = self._judge(view, subject, reaching)
-                found = Verdict(kind, judged, bool(subject.names() & PRETRAINED_BASES))
+                skipped: set[str] = set()
+                judged, children = self._judge(view, subject, reaching, skipped)
+                found = Verdict(kind, judged, bool(subject.names() & PRETRAINED_BASES), skipped=sorted(skipped))
                 if kind == "hugging-face":
                     found.built_ins = self._built_ins(view.cls, reaching, judged, children)
                 return found
         return None
 
-    def _judge(self, view: ClassView, subject: Known,
-               roots: list[_Root]) -> tuple[list[Judged], dict[str, dict[str, set[str]]]]:
+    def _judge(self, view: ClassView, subject: Known, roots: list[_Root],
+               skipped: set[str]) -> tuple[list[Judged], dict[str, dict[str, set[str]]]]:
         """What each initializer writes of the class, and, by label, what it writes into each child
-        (``init.normal_(module.conv.weight)``)."""
-        evaluator = Evaluator(self.index, subject, self.cache, lambda name: _method_coverage(view, subject, name))
+        (``init.normal_(module.conv.weight)``); adds to ``skipped`` the methods called that write nothing."""
+        evaluator = Evaluator(self.index, subject, self.cache,
+                              lambda name: _method_coverage(view, subject, name, skipped))
         judged: dict[str, Judged] = {}
         children: dict[str, dict[str, set[str]]] = {}
         for root in roots:

@@ -361,6 +361,10 @@ class TinyModel(TinyPreTrainedModel):
         if view.tensors or any(not b.path and b.missing for b in verdict.built_ins):
             advice.append(f"Add a branch for `{view.cls.name}` to that `_init_weights` that initializes it (after "
                           "`super()._init_weights(module)`).")
+        for method in verdict.skipped:
+            advice.append(f"`{method}()` writes nothing there: it returns first when a submodule is marked "
+                          "`_is_hf_initialized`, and transformers initializes and marks every submodule before "
+                          "its parent.")
         built_ins = sorted({b.short for b in verdict.built_ins if b.path and b.missing})
         if built_ins:
             named = ", ".join(f"`{name}`" for name in built_ins)
