@@ -704,3 +704,14 @@ def test_a_method_that_returns_once_a_child_is_initialized_writes_nothing(tmp_pa
     unguarded = source.replace(guard, "")
     assert not [f for f in lint_tree(tmp_path, {"mymae/modeling_vit_mae.py": unguarded})
                 if "`ViTMAEEmbeddings`" in f.message]
+
+
+def test_built_ins_reached_through_a_local_name(tmp_path: Path) -> None:
+    # transformers 5.24's VitsWaveNet: `in_layer = nn.Conv1d(...)`, `in_layer = weight_norm(in_layer)`,
+    # `self.in_layers.append(in_layer)`; executed, every `in_layers.<i>.parametrizations.weight.original0/1` stays NaN
+    source = _as_user_code("models/vits/modeling_vits.py")
+    found = [f for f in lint_tree(tmp_path, {"myvits/__init__.py": "", "myvits/modeling_vits.py": source})
+             if f.code == "INI004" and "`VitsWaveNet`" in f.message]
+    assert len(found) == 1, found
+    for path in ("in_layers.*", "res_skip_layers.*", "cond_layer"):
+        assert f"`nn.Conv1d` `{path}` (parameter `{path}.parametrizations.weight.original0`" in found[0].message

@@ -353,6 +353,7 @@ def _built_ins(nodes: _Nodes, self_name: str, table: ImportTable) -> list[list[A
             elif isinstance(argument, ast.Dict):
                 parents.update((id(v), (call, k.value if isinstance(k, ast.Constant) else "*"))
                                for k, v in zip(argument.keys, argument.values))
+    _follow_locals(nodes, table, parents)
     found: dict[tuple[str, str], list[Any]] = {}  # (path, class) -> entry: built on two branches, merged
     normed: list[tuple[str, str, bool]] = []  # (path, tensor, old style) of each ``weight_norm``
     for call in nodes.calls:
@@ -371,6 +372,30 @@ def _built_ins(nodes: _Nodes, self_name: str, table: ImportTable) -> list[list[A
                     f"parametrizations.{tensor}.original0", f"parametrizations.{tensor}.original1"]
                 entry[2] = [t for t in entry[2] if t != tensor] + added
     return [entry[:3] for entry in sorted(found.values(), key=lambda e: e[3]) if entry[2]]  # in source order
+
+
+def _follow_locals(nodes: _Nodes, table: ImportTable, parents: dict[int, tuple[ast.Call, int | str]]) -> None:
+    """``layer = nn.Conv1d(...)``, ``layer = weight_norm(layer)``, ``self.layers.append(layer)``: the built-in
+    flows, through its local name, into the call that takes it (added to ``parents``)."""
+    bound: dict[str, ast.Call] = {}  # a local name -> the call whose module it holds
+    for assign in sorted(nodes.assigns, key=lambda a: (a.lineno, a.col_offset)):
+        target, value = assign.targets[0], assign.value
+        if not isinstance(target, ast.Name):
+            continue
+        func, args = value.func, value.args  # type: ignore[attr-defined]
+        if _created(table.qualify(func) or ""):
+            bound[target.id] = value  # type: ignore[assignment]
+        elif _is_weight_norm(func, table) and args and isinstance(args[0], ast.Name) and args[0].id in bound:
+            parents[id(bound[args[0].id])] = (value, 0)  # type: ignore[assignment]
+            bound[target.id] = value  # type: ignore[assignment]
+        else:
+            bound.pop(target.id, None)
+    if not bound:
+        return
+    for call in nodes.calls:  # ``bound`` holds the last binding: ``x = weight_norm(x)`` was followed above
+        for position, argument in enumerate(call.args):
+            if isinstance(argument, ast.Name) and argument.id in bound and bound[argument.id] is not call:
+                parents.setdefault(id(bound[argument.id]), (call, position))
 
 
 def _path(node: ast.expr, anchors: dict[int, str], parents: dict[int, tuple[ast.Call, int | str]],
@@ -444,7 +469,7 @@ def _weight_norm(call: ast.Call, anchors: dict[int, str], parents: dict[int, tup
     old = (table.qualify(call.func) or "").startswith("torch.nn.utils.weight_norm")
     if _is_self(target, self_name, attribute=True):
         return [(target.attr, tensor, old)]  # type: ignore[attr-defined]
-    if isinstance(target, ast.Call):  # self.conv = weight_norm(nn.Conv1d(...))
+    if isinstance(target, (ast.Call, ast.Name)):  # weight_norm(nn.Conv1d(...)), weight_norm(layer)
         path = _path(call, anchors, parents, self_name, table, containers)
         return [(path, tensor, old)] if path is not None else []
     return []
