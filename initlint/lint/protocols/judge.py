@@ -127,12 +127,19 @@ class _Root:
     path: str
     kind: str  # "hugging-face" or "init-method"
     methods: tuple[str, ...] = ()  # the init methods that apply a dispatch (init-method roots)
+    modular: bool = field(init=False)  # of a transformers ``modular_*.py`` file
+
+    def __post_init__(self) -> None:
+        self.modular = os.path.basename(self.path).startswith("modular_")
 
 
 def _may_judge(root: _Root, subject: Known) -> bool:
     """A transformers ``modular_*.py`` file is the source the modeling file is generated from, never imported:
     its families judge its own classes only, not the other models' classes it inherits from."""
-    return not os.path.basename(root.path).startswith("modular_") or subject.module == root.known.module
+    return not root.modular or subject.module == root.known.module
+
+
+_Members = dict[str, list[_Root]]  # class name -> the roots (in the order found) that hold it
 
 
 class Protocols:
@@ -155,6 +162,7 @@ class Protocols:
         self._file_members: dict[str, frozenset[str]] = {}
         self._file_placed: dict[str, frozenset[str]] = {}
         self._builtin_coverage: dict[tuple[str, str, str], Coverage] = {}  # (root, label, built-in) -> writes
+        self._by_member: dict[str, tuple[_Members, _Members, _Members]] = {}  # kind -> ``_members``
         self._searched: set[str] = set()
         self.roots: list[_Root] = []
 
@@ -186,6 +194,9 @@ class Protocols:
                 self.roots.append(_Root(known, summary.path, "hugging-face"))
             elif methods:
                 self.roots.append(_Root(known, summary.path, "init-method", methods))
+            else:
+                continue
+            self._by_member.clear()  # read again with the new root
 
     def _maybe_model(self, bases: list[str | None]) -> bool:
         for base in bases:
@@ -271,13 +282,13 @@ class Protocols:
             return None
         subject = ancestry(self.index, module, view.cls, self.cache)
         for kind in ("hugging-face", "init-method"):
-            roots = [r for r in self.roots if r.kind == kind and _may_judge(r, subject)]
-            reaching = [r for r in roots if subject.name in self._closure(r.known)]
-            if not reaching and kind == "hugging-face" and any(subject.name in self._placed(r.known.module)
-                                                               for r in roots):
+            tree, placed, files = self._members(kind)
+            reaching = [r for r in tree.get(subject.name, ()) if _may_judge(r, subject)]
+            if not reaching and kind == "hugging-face" and any(_may_judge(r, subject)
+                                                               for r in placed.get(subject.name, ())):
                 return Verdict(kind)  # put into a sub-model of unknown family: nothing to judge it by
             if not reaching:
-                reaching = [r for r in roots if subject.name in self._members_of_file(r.known.module)]
+                reaching = [r for r in files.get(subject.name, ()) if _may_judge(r, subject)]
             if reaching:
                 skipped: set[str] = set()
                 judged, children = self._judge(view, subject, reaching, skipped)
@@ -286,6 +297,22 @@ class Protocols:
                     found.built_ins = self._built_ins(view.cls, reaching, judged, children)
                 return found
         return None
+
+    def _members(self, kind: str) -> tuple[_Members, _Members, _Members]:
+        """By class name, the roots of ``kind`` whose tree holds it, whose file places it (``_placed``), and whose
+        file defines or imports it: built once, so that a verdict reads a few roots, not every one."""
+        if kind not in self._by_member:
+            tree: _Members = {}
+            placed: _Members = {}
+            files: _Members = {}
+            for root in self.roots:
+                if root.kind == kind:
+                    for found, names in ((tree, self._closure(root.known)), (placed, self._placed(root.known.module)),
+                                         (files, self._members_of_file(root.known.module))):
+                        for name in names:
+                            found.setdefault(name, []).append(root)
+            self._by_member[kind] = (tree, placed, files)
+        return self._by_member[kind]
 
     def _judge(self, view: ClassView, subject: Known, roots: list[_Root],
                skipped: set[str]) -> tuple[list[Judged], dict[str, dict[str, set[str]]]]:
