@@ -6,8 +6,11 @@ fills every tensor with NaN (integer tensors with a sentinel), and runs ``model.
 the step ``from_pretrained`` takes for the keys a checkpoint lacks (``_finalize_model_loading``), here with
 every key missing. A tensor that still holds NaN/the sentinel is *unwritten*, recorded as
 ``(file, class, attribute)`` where ``class`` is the nearest class of the module's MRO whose source creates
-the attribute. Then it lints the same installed transformers and scores INI004 against that truth:
-TP/FP/FN, precision, recall, every disagreement. Only classes that some built family instantiated are scored
+the attribute; a tensor of a torch built-in module is the tensor of the transformers class that builds it, by
+its path there (``conv.weight``, ``mlp.0.bias``, ``conv.parametrizations.weight.original0``), or of the
+transformers class that inherits the built-in (``class XPositionalEmbedding(nn.Embedding)``). Then it lints
+the same installed transformers and scores INI004 against that truth: TP/FP/FN, precision, recall, every
+disagreement. Only classes that some built family instantiated are scored
 (the linter also judges classes of families that did not build, and ``modular_*.py`` sources).
 
 Usage::
@@ -15,6 +18,7 @@ Usage::
     python benchmarks/hf_init_truth.py                  # every family (hours of CPU; resumable, stop any time)
     python benchmarks/hf_init_truth.py --only bert,llama,t5 --jobs 1
     python benchmarks/hf_init_truth.py --score-only     # re-score the cached executions
+    python benchmarks/hf_init_truth.py --score-only --findings out.json   # score a saved JSON run on the package
 
 Executions are cached (one JSON line per family) in ``benchmarks/.cache/`` (git-ignored).
 """
@@ -109,8 +113,39 @@ def _owner(module, attribute: str) -> tuple[str, str]:
     return (path.split(marker, 1)[1] if marker in path else path).replace(os.sep, "/"), fallback.__qualname__
 
 
-def _dynamic_pattern(names: list[str]) -> None:
-    """Nothing: placeholder to keep names of dynamic attributes (``f"{layer}_inv_freq"``) as they are."""
+def _is_torch(module) -> bool:
+    return type(module).__module__.startswith("torch.")
+
+
+def _holders(model) -> dict[str, tuple[str, object]]:
+    """Path of each torch built-in module -> (path of the nearest module above it of a transformers class,
+    that module)."""
+    found: dict[str, tuple[str, object]] = {}
+    for path, module in model.named_modules():
+        for name, child in module.named_children():
+            child_path = f"{path}.{name}" if path else name
+            if _is_torch(child):
+                found[child_path] = found[path] if path in found else (path, module)
+    return found
+
+
+def _builtin_owner(module, path: str, name: str, holders: dict) -> tuple[str, str, str]:
+    """(file, class, attribute path) of a torch built-in's tensor: the transformers class that builds the
+    built-in (``conv.weight``, ``mlp.0.bias``), or the transformers class that inherits it
+    (``class LearnedPositionalEmbedding(nn.Embedding)``: ``weight``)."""
+    if not _is_torch(module):
+        return (*_source_of(type(module)), name)
+    if path not in holders:
+        return (*_owner(module, name), name)
+    holder_path, holder = holders[path]
+    relative = path[len(holder_path) + 1:] if holder_path else path
+    return (*_owner(holder, relative.split(".")[0]), f"{relative}.{name}")
+
+
+def _source_of(cls) -> tuple[str, str]:
+    path = inspect.getsourcefile(cls) or "?"
+    marker = os.sep + "site-packages" + os.sep
+    return (path.split(marker, 1)[1] if marker in path else path).replace(os.sep, "/"), cls.__qualname__
 
 
 def execute(model_type: str) -> dict:
@@ -144,19 +179,22 @@ def execute(model_type: str) -> dict:
                 tensor.fill_(value)
     model._initialize_missing_keys(is_quantized=False)
     unwritten, scope = set(), set()
-    for module in model.modules():
+    holders = _holders(model)
+    for path, module in model.named_modules():
         own = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
         for name, tensor in own:
             if tensor is None or tensor.dtype == torch.bool:
                 continue
-            where = _owner(module, name)
+            where = (*_owner(module, name), name)
+            if not where[0].startswith("transformers/"):  # a torch built-in's: the class that builds it
+                where = _builtin_owner(module, path, name, holders)
             scope.add(where[:2])
             if tensor.is_floating_point() or tensor.is_complex():
                 left = bool(torch.isnan(tensor).any())
             else:
                 left = bool((tensor == sentinels.get(id(tensor), 0)).any()) if id(tensor) in sentinels else False
             if left:
-                unwritten.add((*where, name))
+                unwritten.add(where)
     record["unwritten"] = sorted(unwritten)
     record["scope"] = sorted(scope)
     return record
@@ -233,44 +271,66 @@ def run_all(families: list[str], jobs: int, timeout: int, path: Path, retry: boo
 _TENSOR = re.compile(r"(?:parameter|buffer) (`[^`]+`|<[^>]*>)")
 
 
-def lint_truth_pairs(paths: list[str] | None = None) -> set[tuple[str, str, str]]:
-    """INI004's (file, class, attribute) on the installed transformers (or on ``paths`` inside it)."""
-    import transformers
-
-    from initlint.config import Config
-    from initlint.lint.engine import lint_paths
-
-    site = Path(transformers.__file__).parent.parent
-    # modular_*.py are the sources transformers generates modeling files from: never imported, never run
-    config = Config(root=site, select=("INI004",), exclude=("modular_*.py",))
-    result = lint_paths([site / p for p in paths or ["transformers"]], config, jobs=2)
+def _pairs(findings: list[tuple[str, str]], site: Path) -> set[tuple[str, str, str]]:
+    """(file, class, tensor) of each tensor INI004's ``(path, message)`` findings name."""
     found = set()
-    for finding in result.findings:
-        cls = finding.message.split("`")[1]
-        file = Path(finding.path).resolve().relative_to(site).as_posix()
-        for name in _TENSOR.findall(finding.message.split("; `from_pretrained`")[0]):
+    for path, message in findings:
+        cls = message.split("`")[1]
+        file = Path(path).resolve().relative_to(site).as_posix()
+        for name in _TENSOR.findall(message.split("; `from_pretrained`")[0]):
             found.add((file, cls, name.strip("`")))
     return found
 
 
+def lint_truth_pairs(paths: list[str] | None = None, findings: Path | None = None) -> set[tuple[str, str, str]]:
+    """INI004's (file, class, attribute) on the installed transformers (or on ``paths`` inside it), or read
+    from the JSON output (``initlint check --format json``) of a run on it."""
+    import transformers
+
+    site = Path(transformers.__file__).parent.parent
+    if findings is not None:
+        records = json.loads(findings.read_text(encoding="utf-8"))
+        return _pairs([(r["path"], r["message"]) for r in records
+                       if r["code"] == "INI004" and not Path(r["path"]).name.startswith("modular_")], site)
+    from initlint.config import Config
+    from initlint.lint.engine import lint_paths
+
+    # modular_*.py are the sources transformers generates modeling files from: never imported, never run
+    config = Config(root=site, select=("INI004",), exclude=("modular_*.py",))
+    result = lint_paths([site / p for p in paths or ["transformers"]], config, jobs=2)
+    return _pairs([(f.path, f.message) for f in result.findings], site)
+
+
+def _matches(predicted: str, executed: str) -> bool:
+    """A predicted tensor names an executed one: the same name; a dynamic name (``<f'{layer_type}_inv_freq'>``)
+    any of its class; ``*`` any one key of a container (``layers.*.weight``: ``layers.3.weight``)."""
+    if predicted.startswith("<"):
+        return True
+    if "*" not in predicted:
+        return predicted == executed
+    return re.fullmatch(r"[^.]+".join(re.escape(part) for part in predicted.split("*")), executed) is not None
+
+
 def score(records: dict[str, dict], predicted: set[tuple[str, str, str]]) -> dict:
-    """TP/FP/FN of INI004 against the executed truth, on the classes the built families instantiated."""
+    """TP/FP/FN of INI004 against the executed truth, on the classes the built families instantiated.
+
+    A tensor of a torch built-in counts as the tensor of the transformers class that builds it (``conv.weight``
+    of the class whose ``__init__`` sets ``self.conv``), or that inherits it."""
     built = [r for r in records.values() if "unwritten" in r]
     truth = {tuple(t) for r in built for t in r["unwritten"] if t[0].startswith("transformers/")}
-    builtins = {tuple(t) for r in built for t in r["unwritten"] if not t[0].startswith("transformers/")}
+    outside = {tuple(t) for r in built for t in r["unwritten"] if not t[0].startswith("transformers/")}
     scope = {tuple(s) for r in built for s in r["scope"]}
     scored = {p for p in predicted if p[:2] in scope}
-    # a dynamic name (`<f'{layer_type}_inv_freq'>`) matches the executed names of its class
-    matched_dynamic = {t for t in truth for p in scored if p[2].startswith("<") and p[:2] == t[:2]}
-    plain = {p for p in scored if not p[2].startswith("<")}
-    dynamic = {p for p in scored if p[2].startswith("<")}
-    tp = len(plain & truth) + len({p for p in dynamic if any(t[:2] == p[:2] for t in truth)})
-    fp_items = sorted((plain - truth) | {p for p in dynamic if not any(t[:2] == p[:2] for t in truth)})
-    fn_items = sorted(truth - plain - matched_dynamic)
-    tp_truth = len(truth) - len(fn_items)
+    by_class: dict[tuple[str, str], list[str]] = {}
+    for t in truth:
+        by_class.setdefault(t[:2], []).append(t[2])
+    hits = {p for p in scored if any(_matches(p[2], name) for name in by_class.get(p[:2], ()))}
+    fp_items = sorted(scored - hits)
+    fn_items = sorted(t for t in truth if not any(p[:2] == t[:2] and _matches(p[2], t[2]) for p in hits))
+    tp = len(hits)
     precision = tp / (tp + len(fp_items)) if tp + len(fp_items) else 1.0
-    recall = tp_truth / len(truth) if truth else 1.0
-    return {"families": len(records), "built": len(built), "truth": len(truth), "builtins": sorted(builtins),
+    recall = (len(truth) - len(fn_items)) / len(truth) if truth else 1.0
+    return {"families": len(records), "built": len(built), "truth": len(truth), "outside": sorted(outside),
             "predicted": len(scored), "tp": tp, "fp": fp_items, "fn": fn_items,
             "precision": precision, "recall": recall}
 
@@ -283,6 +343,8 @@ def main() -> int:
     parser.add_argument("--score-only", action="store_true")
     parser.add_argument("--retry-errors", action="store_true", help="execute again the families that failed")
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--findings", type=Path, default=None,
+                        help="score this JSON output of `initlint check --format json` on the package instead")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     path = args.cache or _cache_file()
@@ -295,17 +357,17 @@ def main() -> int:
     if not args.score_only:
         run_all(families, args.jobs, args.timeout, path, args.retry_errors)
     records = {f: r for f, r in load(path).items() if f in families}
-    result = score(records, lint_truth_pairs())
+    result = score(records, lint_truth_pairs(findings=args.findings))
     import transformers
 
     print(f"transformers {transformers.__version__}: {result['families']} families, {result['built']} built "
           f"(the others need extra packages or weights, or fail on the default config)")
-    print(f"executed truth: {result['truth']} unwritten tensors of transformers' classes "
-          f"(+{len(result['builtins'])} of torch built-ins, not INI004's)")
+    print(f"executed truth: {result['truth']} unwritten tensors of transformers' classes, torch built-ins they "
+          f"build or inherit counted as theirs (+{len(result['outside'])} outside transformers)")
     print(f"INI004 on those classes: {result['predicted']} predicted; TP {result['tp']}, FP {len(result['fp'])}, "
           f"FN {len(result['fn'])}; precision {result['precision']:.3f}, recall {result['recall']:.3f}")
     for label, items in (("FP (reported, but written)", result["fp"]), ("FN (unwritten, not reported)", result["fn"]),
-                         ("unwritten torch built-ins", result["builtins"])):
+                         ("unwritten outside transformers", result["outside"])):
         print(f"\n{label}: {len(items)}")
         for item in items:
             print("  " + " ".join(item))

@@ -183,14 +183,16 @@ def _file_findings(
 def _prepare_fixes(
     classes: list[tuple[ast.ClassDef, ClassSummary]], text: str, table: ImportTable, rules: list[type[Rule]]
 ) -> None:
-    """Point each class the class rules may judge (those creating tensors) at its name, and let each
-    class rule prepare its fix for it."""
+    """Point each class the class rules may judge (those creating tensors or building torch built-ins) at its
+    name, and let each class rule prepare its fix for each class creating tensors."""
     class_rules = [rule for rule in rules if issubclass(rule, ClassRule)]
     source: Source | None = None  # split into lines only for files with such a class
     for node, summary in classes:
+        if not (summary.tensors or "builtins" in summary.protocol):  # INI004 judges the built-ins a class builds
+            continue
+        source = source or Source(text)
+        _point_at_name(node, summary, source)
         if summary.tensors:
-            source = source or Source(text)
-            _point_at_name(node, summary, source)
             for rule in class_rules:
                 fix = rule.prepare_fix(node, summary, source, table)
                 if fix is not None:

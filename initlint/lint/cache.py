@@ -47,7 +47,8 @@ CACHE_DIR = ".initlint_cache"
 FORMAT = 8  # 3: one index per settings, stat signatures, class findings with their deps; 4: init protocols;
 # 5: class findings point at the name; 6: a checksum in every record (``c``); 7: class findings per
 # init-protocol generation, a checksum over the whole index (``sum``); 8: questions and ties in summaries,
-# tensors and writes under a guard (two branches had both called their change 7)
+# tensors and writes under a guard, the torch built-ins a class builds (three branches had each called
+# their change 7)
 _PROTOCOL_RECORDS = 8  # roots keys remembered: runs over that many different sets of files stay warm
 _RACY_NS = 2_000_000_000  # timestamps coarser than this are not trusted to tell two writes apart
 

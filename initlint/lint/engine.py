@@ -291,28 +291,32 @@ class Project:
         found: list[Finding] = []
         self._recording = {}
         try:
-            judged = any(cls.tensors for cls in summary.classes)
-            if judged or summary.questions:
+            building = key is not None and any("builtins" in cls.protocol for cls in summary.classes)
+            consulted = building or any(cls.tensors for cls in summary.classes)  # the init protocols
+            if consulted or summary.questions:
                 index = self.index()  # one per file: every module it reads is recorded
-            if judged:
-                index.protocols = self._protocols(key, path) if key is not None else None
+            if consulted:
+                protocols = index.protocols = self._protocols(key, path) if key is not None else None
+                # the torch built-ins a class builds are judged by a Hugging Face family only (INI004)
+                building = building and protocols is not None and protocols.judges_families()
+                judged = [cls for cls in summary.classes
+                          if cls.tensors or (building and "builtins" in cls.protocol)]
                 rules = _class_rules()
-                for cls in summary.classes:
-                    if cls.tensors:
-                        view = index.view(cls, summary.module)
-                        for rule in rules:
-                            found += [
-                                Finding("", cls.line, cls.col, rule.code, message, cls.line, cls.end_col,
-                                        cls.fixes.get(rule.code))
-                                for message in rule.check(view)
-                            ]
+                for cls in judged:
+                    view = index.view(cls, summary.module)
+                    for rule in rules:
+                        found += [
+                            Finding("", cls.line, cls.col, rule.code, message, cls.line, cls.end_col,
+                                    cls.fixes.get(rule.code))
+                            for message in rule.check(view)
+                        ]
             if summary.questions:
                 found += _answers(summary.questions, index)
             deps = [[module, *where] for module, where in sorted(self._recording.items())]
         finally:
             self._recording = None
         # findings of a file no init protocol judged stand under every generation
-        run = self._runs.get(key) if judged and key is not None else None
+        run = self._runs.get(key) if consulted and key is not None else None
         volatile = path in self._overlays or any(dep[1] in self._overlays for dep in deps)
         if not volatile and not (run is not None and run.volatile):  # never what an unsaved buffer made
             self.cache.set_class_findings(path, found, deps, run.generation if run is not None else None)

@@ -671,3 +671,81 @@ def test_a_parameter_list_filled_by_append(tmp_path: Path) -> None:
     found = [f for f in lint_tree(tmp_path, {**files, "myreformer/modeling_reformer.py": forgotten})
              if "`AxialPositionEmbeddings`" in f.message]
     assert len(found) == 1 and "parameter `weights`" in found[0].message, found
+
+
+def test_torch_built_ins_a_family_leaves_unwritten(tmp_path: Path) -> None:
+    # transformers 5.24, executed (built on meta, NaN-filled, `_initialize_missing_keys`): RegNetPreTrainedModel's
+    # _init_weights writes a Conv2d's weight only, so the biases of RegNetSELayer's two convolutions stay NaN
+    source = _as_user_code("models/regnet/modeling_regnet.py")
+    files = {"myregnet/__init__.py": "", "myregnet/modeling_regnet.py": source}
+    found = [f for f in lint_tree(tmp_path, files) if f.code == "INI004"]
+    assert [f.message.split("`")[1] for f in found] == ["RegNetSELayer"], found
+    assert "`nn.Conv2d` `attention.0` (parameter `attention.0.bias`)" in found[0].message
+    assert "`nn.Conv2d` `attention.2` (parameter `attention.2.bias`)" in found[0].message
+    # the other convolutions are built with bias=False: nothing left
+    branch = '            init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")\n'
+    fixed = source.replace(branch, branch + "            if module.bias is not None:\n"
+                                            "                init.zeros_(module.bias)\n")
+    assert fixed != source
+    assert not [f for f in lint_tree(tmp_path, {**files, "myregnet/modeling_regnet.py": fixed}) if f.code == "INI004"]
+
+
+def test_weight_norm_turns_a_write_of_weight_into_nothing(tmp_path: Path) -> None:
+    # transformers 5.24's Wav2Vec2PositionalConvEmbedding wraps its Conv1d in weight_norm (the parametrizations one);
+    # Wav2Vec2PreTrainedModel._init_weights writes `module.conv.weight`, a tensor computed from
+    # `conv.parametrizations.weight.original0`/`original1`, which stay NaN when executed
+    source = _as_user_code("models/wav2vec2/modeling_wav2vec2.py")
+    found = [f for f in lint_tree(tmp_path, {"mywav/__init__.py": "", "mywav/modeling_wav2vec2.py": source})
+             if f.code == "INI004" and "`Wav2Vec2PositionalConvEmbedding`" in f.message]
+    assert len(found) == 1, found
+    assert ("(parameter `conv.parametrizations.weight.original0`, parameter `conv.parametrizations.weight.original1`)"
+            in found[0].message)
+    assert "`conv.bias`" not in found[0].message  # written by the same branch, and a plain parameter
+
+
+def test_a_no_op_override_leaves_the_layers_it_adds(tmp_path: Path) -> None:
+    # a subclass of transformers 5.24's BertPreTrainedModel that overrides _init_weights with `pass` and adds an
+    # MLP head: executed, the head stays NaN; BertModel inside is a sub-model, initialized by its own family
+    source = _as_user_code("models/bert/modeling_bert.py")
+    head = (
+        "from torch import nn\n\nfrom .modeling_bert import BertModel, BertPreTrainedModel\n\n\n"
+        "class BertWithMLP(BertPreTrainedModel):\n"
+        "    def __init__(self, config):\n"
+        "        super().__init__(config)\n"
+        "        self.bert = BertModel(config)\n"
+        "        self.mlp = nn.Sequential(nn.Linear(config.hidden_size, 8), nn.ReLU(), nn.Linear(8, 2))\n\n"
+        "    def _init_weights(self, module):\n"
+        "        pass\n"
+    )
+    files = {"mybert/__init__.py": "", "mybert/modeling_bert.py": source, "mybert/head.py": head}
+    found = [f for f in lint_tree(tmp_path, files) if f.code == "INI004"]
+    assert [(Path(f.path).name, f.message.split("`")[1]) for f in found] == [("head.py", "BertWithMLP")], found
+    assert "`nn.Linear` `mlp.0` (parameter `mlp.0.bias`, parameter `mlp.0.weight`)" in found[0].message
+    assert "which `BertWithMLP._init_weights`" in found[0].message
+
+
+def test_a_method_that_returns_once_a_child_is_initialized_writes_nothing(tmp_path: Path) -> None:
+    # transformers 5.24's ViTMAEEmbeddings.initialize_weights returns first thing when
+    # `patch_embeddings.projection` is marked `_is_hf_initialized`, as transformers marks every child before its
+    # parent: executed, `cls_token` and `position_embeddings` stay NaN
+    source = _as_user_code("models/vit_mae/modeling_vit_mae.py")
+    found = [f for f in lint_tree(tmp_path, {"mymae/__init__.py": "", "mymae/modeling_vit_mae.py": source})
+             if f.code == "INI004" and "`ViTMAEEmbeddings`" in f.message]
+    assert len(found) == 1 and "parameter `cls_token`, parameter `position_embeddings`" in found[0].message, found
+    assert "`initialize_weights()` writes nothing there" in found[0].message
+    guard = '        if getattr(self.patch_embeddings.projection, "_is_hf_initialized", False):\n            return\n'
+    assert guard in source
+    unguarded = source.replace(guard, "")
+    assert not [f for f in lint_tree(tmp_path, {"mymae/modeling_vit_mae.py": unguarded})
+                if "`ViTMAEEmbeddings`" in f.message]
+
+
+def test_built_ins_reached_through_a_local_name(tmp_path: Path) -> None:
+    # transformers 5.24's VitsWaveNet: `in_layer = nn.Conv1d(...)`, `in_layer = weight_norm(in_layer)`,
+    # `self.in_layers.append(in_layer)`; executed, every `in_layers.<i>.parametrizations.weight.original0/1` stays NaN
+    source = _as_user_code("models/vits/modeling_vits.py")
+    found = [f for f in lint_tree(tmp_path, {"myvits/__init__.py": "", "myvits/modeling_vits.py": source})
+             if f.code == "INI004" and "`VitsWaveNet`" in f.message]
+    assert len(found) == 1, found
+    for path in ("in_layers.*", "res_skip_layers.*", "cond_layer"):
+        assert f"`nn.Conv1d` `{path}` (parameter `{path}.parametrizations.weight.original0`" in found[0].message

@@ -13,9 +13,9 @@ from initlint.lint import known
 from initlint.lint.index import ProjectIndex, c3_merge
 from initlint.lint.protocols.hf_table import PRETRAINED_BASES
 from initlint.lint.summary import ClassSummary
-from initlint.lint.torch_table import BUILTIN_MODULES
+from initlint.lint.torch_table import BUILTIN_BASES, BUILTIN_MODULES
 
-__all__ = ["Known", "canonical", "ancestry", "lookup"]
+__all__ = ["Known", "canonical", "ancestry", "lookup", "builtin"]
 
 _HOPS = 16
 
@@ -69,6 +69,8 @@ def lookup(index: ProjectIndex, qualified: str, cache: dict[str, Known]) -> Know
     known_class = Known(name, module, summary)
     cache[name] = known_class  # before the ancestors: a cycle ends here
     known_class.ancestors = [known_class]
+    if name.startswith("torch:"):
+        known_class.ancestors += [builtin(base, cache) for base in BUILTIN_BASES.get(name[6:], ())]
     if summary is None:
         known_class.complete = name.startswith("torch:") or name in _HARMLESS or name in _HF_MIXINS
         if name in PRETRAINED_BASES:  # read from the table, whether or not transformers is in the project
@@ -85,6 +87,16 @@ def lookup(index: ProjectIndex, qualified: str, cache: dict[str, Known]) -> Know
         parents.append(parent)
     known_class.ancestors = c3_merge(known_class, parents, [parent.ancestors for parent in parents])
     return known_class
+
+
+def builtin(short: str, cache: dict[str, Known]) -> Known:
+    """The torch built-in module class named ``short`` (``Conv1d``, ``_ConvNd``, ``ParametrizationList``), with
+    its built-in ancestors."""
+    name = f"torch:{short}"
+    if name not in cache:
+        cache[name] = found = Known(name, "", None)
+        found.ancestors = [found, *(builtin(base, cache) for base in BUILTIN_BASES.get(short, ()))]
+    return cache[name]
 
 
 def ancestry(index: ProjectIndex, module: str, cls: ClassSummary, cache: dict[str, Known]) -> Known:

@@ -10,7 +10,13 @@ For each class (``ClassSummary.protocol``):
   dict of classes of another module): the module tree;
 - ``dispatches``: method -> dispatch over a module argument (``_init_weights(self, module)``);
 - ``applies``: method -> the functions it applies over the module tree (``self.apply(fn)``,
-  ``named_apply(fn, self)``, ``for m in self.modules(): ...``).
+  ``named_apply(fn, self)``, ``for m in self.modules(): ...``);
+- ``skips``: the methods that return at once when a submodule is marked ``_is_hf_initialized``;
+- ``deleted``: ``["_init_weights"]`` when its body only raises (a ``modular_*.py`` file's way to drop it);
+- ``builtins``: ``[qualified, path, tensors]`` for each torch built-in that ``__init__`` builds into the
+  module tree under a path it names (``self.conv = nn.Conv1d(...)``: ``conv``; ``nn.Sequential(nn.Linear(...))``
+  or ``self.layers.append(...)``: ``mlp.0``, ``layers.*``), and for a built-in base (path ``""``); the tensors
+  are those the literal arguments let exist (``bias=False``: no ``bias``), ``weight_norm`` applied.
 
 For the file (``FileSummary.functions``, by module-level name): dicts of classes (``_class_mappings``),
 functions that dispatch over a module
@@ -33,6 +39,7 @@ from initlint.lint.astwalk import Walked, preorder
 from initlint.lint.names import ImportTable, dotted
 from initlint.lint.protocols.dispatch import read_dispatch
 from initlint.lint.summary import ClassSummary, FileSummary
+from initlint.lint.torch_table import BUILTIN_MODULES, BUILTIN_SWITCHES
 
 __all__ = ["collect_protocol_facts", "mapped_classes", "WALKED"]
 
@@ -157,6 +164,9 @@ def _class_facts(
     dispatches: dict[str, Any] = {}
     applies: dict[str, Any] = {}
     children: dict[str, str] = {}
+    built_ins: list[list[Any]] = []
+    deleted: list[str] = []
+    skips: list[str] = []
     methods = [(m, _Nodes(m, walks.get(m))) for m in node.body if isinstance(m, _FUNCTIONS)]
     # a class with one dispatch may hand the module to any of its methods (``self._init_bias(module)``)
     dispatching = any(len(_positional(m)) >= 2 and _dispatches_over(m, nodes, _positional(m)[1].arg)
@@ -168,6 +178,7 @@ def _class_facts(
         if method.name == "__init__":
             builds = _builds(method, nodes, table, mappings)
             children = _children(nodes, self_name, table)
+            built_ins = _built_ins(nodes, self_name, table)
         if dispatching and len(positional) >= 2 and method.name != "__init__":
             dispatch = read_dispatch(method, table, method=True)
             if dispatch is not None:  # an empty one too: an override that writes nothing
@@ -175,12 +186,49 @@ def _class_facts(
         applied = _applied(nodes, self_name, table)
         if applied:
             applies[method.name] = applied
+        if method.name == "_init_weights" and _raises_only(method):
+            deleted.append(method.name)
+        if _returns_when_child_initialized(method, self_name):
+            skips.append(method.name)
+    inherited = _inherited_built_in(node, methods, table)
+    if inherited is not None:
+        built_ins.insert(0, inherited)
     facts: dict[str, Any] = {}
     for key, value in (("attributes", sorted(attributes)), ("builds", builds), ("children", children),
-                       ("dispatches", dispatches), ("applies", applies)):
+                       ("dispatches", dispatches), ("applies", applies), ("builtins", built_ins),
+                       ("deleted", deleted), ("skips", skips)):
         if value:
             facts[key] = value
     return facts
+
+
+def _raises_only(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A body that only raises: in a transformers ``modular_*.py`` file, the method is deleted from the
+    generated class (``def _init_weights(self, module): raise AttributeError("No need to override")``)."""
+    body = node.body[1:] if node.body and isinstance(node.body[0], ast.Expr) \
+        and isinstance(node.body[0].value, ast.Constant) else node.body
+    return len(body) == 1 and isinstance(body[0], ast.Raise)
+
+
+def _returns_when_child_initialized(node: ast.FunctionDef | ast.AsyncFunctionDef, self_name: str) -> bool:
+    """``if getattr(self.patch_embeddings.projection, "_is_hf_initialized", False): return`` first: transformers
+    initializes every submodule before its parent and marks it so, so under ``from_pretrained`` the method
+    returns there, whatever it writes after."""
+    body = node.body[1:] if node.body and isinstance(node.body[0], ast.Expr) \
+        and isinstance(node.body[0].value, ast.Constant) else node.body
+    if not body or not isinstance(body[0], ast.If) or body[0].orelse or len(body[0].body) != 1 \
+            or not isinstance(body[0].body[0], ast.Return):
+        return False
+    test = body[0].test
+    if isinstance(test, ast.Call) and dotted(test.func) == "getattr" and len(test.args) >= 2:
+        owner, flag = test.args[0], test.args[1]
+        named = isinstance(flag, ast.Constant) and flag.value == "_is_hf_initialized"
+    elif isinstance(test, ast.Attribute) and test.attr == "_is_hf_initialized":
+        owner, named = test.value, True
+    else:
+        return False
+    # a submodule's flag (``self.x``, ``self.x.y``), not the module's own: that one is set after it returns
+    return named and isinstance(owner, ast.Attribute) and (dotted(owner) or "").startswith(f"{self_name}.")
 
 
 def _positional(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
@@ -293,6 +341,198 @@ def _children(nodes: _Nodes, self_name: str, table: ImportTable) -> dict[str, st
                 if qualified is not None:
                     found[target.attr] = qualified
     return found
+
+
+_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})  # built-ins that hold modules by key
+_INTO = frozenset({"append", "extend", "insert"})  # ``self.layers.append(nn.Linear(...))``
+_NAMED = frozenset({"add_module", "register_module"})  # ``self.add_module("proj", nn.Linear(...))``
+
+
+def _created(qualified: str) -> bool:
+    entry = BUILTIN_MODULES.get(qualified)
+    return entry is not None and bool(entry[1])
+
+
+def _built_ins(nodes: _Nodes, self_name: str, table: ImportTable) -> list[list[Any]]:
+    """``[qualified, path, tensors]`` of the torch built-ins ``__init__`` builds under a path it names."""
+    anchors: dict[int, str] = {}  # ``self.X = <call>``: the call's id -> X
+    for assign in nodes.assigns:
+        target = assign.targets[0]
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == self_name:
+            anchors[id(assign.value)] = target.attr
+    # ``self.X = nn.ModuleList()``: what ``self.X.append(...)`` adds is registered (not in a plain list)
+    containers = {anchors[id(a.value)] for a in nodes.assigns if id(a.value) in anchors
+                  and _is_container(table.qualify(a.value.func))}  # type: ignore[attr-defined]
+    parents: dict[int, tuple[ast.Call, int | str]] = {}  # an argument's id -> (the call, its key there)
+    for call in nodes.calls:
+        for position, argument in enumerate(call.args):
+            parents[id(argument)] = (call, position)
+            if isinstance(argument, (ast.List, ast.Tuple)):
+                parents.update((id(e), (call, i)) for i, e in enumerate(argument.elts))
+            elif isinstance(argument, (ast.ListComp, ast.GeneratorExp)):
+                parents[id(argument.elt)] = (call, "*")
+            elif isinstance(argument, ast.Dict):
+                parents.update((id(v), (call, k.value if isinstance(k, ast.Constant) else "*"))
+                               for k, v in zip(argument.keys, argument.values))
+    _follow_locals(nodes, table, parents)
+    found: dict[tuple[str, str], list[Any]] = {}  # (path, class) -> entry: built on two branches, merged
+    normed: list[tuple[str, str, bool]] = []  # (path, tensor, old style) of each ``weight_norm``
+    for call in nodes.calls:
+        qualified = table.qualify(call.func)
+        if qualified is not None and _created(qualified):
+            path = _path(call, anchors, parents, self_name, table, containers)
+            if path is not None:
+                entry = found.setdefault((path, qualified), [qualified, path, [], (call.lineno, call.col_offset)])
+                entry[2] = sorted({*entry[2], *_existing(qualified, call, 0)})
+        elif call.args and _is_weight_norm(call.func, table):
+            normed += _weight_norm(call, anchors, parents, self_name, table, containers)
+    for path, tensor, old in normed:
+        for entry in found.values():
+            if entry[1] == path and tensor in entry[2]:
+                added = [f"{tensor}_g", f"{tensor}_v"] if old else [
+                    f"parametrizations.{tensor}.original0", f"parametrizations.{tensor}.original1"]
+                entry[2] = [t for t in entry[2] if t != tensor] + added
+    return [entry[:3] for entry in sorted(found.values(), key=lambda e: e[3]) if entry[2]]  # in source order
+
+
+def _follow_locals(nodes: _Nodes, table: ImportTable, parents: dict[int, tuple[ast.Call, int | str]]) -> None:
+    """``layer = nn.Conv1d(...)``, ``layer = weight_norm(layer)``, ``self.layers.append(layer)``: the built-in
+    flows, through its local name, into the call that takes it (added to ``parents``)."""
+    bound: dict[str, ast.Call] = {}  # a local name -> the call whose module it holds
+    for assign in sorted(nodes.assigns, key=lambda a: (a.lineno, a.col_offset)):
+        target, value = assign.targets[0], assign.value
+        if not isinstance(target, ast.Name):
+            continue
+        func, args = value.func, value.args  # type: ignore[attr-defined]
+        if _created(table.qualify(func) or ""):
+            bound[target.id] = value  # type: ignore[assignment]
+        elif _is_weight_norm(func, table) and args and isinstance(args[0], ast.Name) and args[0].id in bound:
+            parents[id(bound[args[0].id])] = (value, 0)  # type: ignore[assignment]
+            bound[target.id] = value  # type: ignore[assignment]
+        else:
+            bound.pop(target.id, None)
+    if not bound:
+        return
+    for call in nodes.calls:  # ``bound`` holds the last binding: ``x = weight_norm(x)`` was followed above
+        for position, argument in enumerate(call.args):
+            if isinstance(argument, ast.Name) and argument.id in bound and bound[argument.id] is not call:
+                parents.setdefault(id(bound[argument.id]), (call, position))
+
+
+def _path(node: ast.expr, anchors: dict[int, str], parents: dict[int, tuple[ast.Call, int | str]],
+          self_name: str, table: ImportTable, containers: set[str]) -> str | None:
+    """Where in ``self``'s tree the module ``node`` builds lands (``mlp.0``, ``layers.*``); ``None``: not known
+    (a local variable, a call that wraps it)."""
+    keys: list[str] = []
+    for _ in range(8):
+        if id(node) in anchors:
+            return ".".join([anchors[id(node)], *keys])
+        if id(node) not in parents:
+            return None
+        call, key = parents[id(node)]
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in _INTO and _is_self(func.value, self_name, attribute=True):
+            held = func.value.attr  # type: ignore[attr-defined]
+            return ".".join([held, "*", *keys]) if held in containers else None
+        if isinstance(func, ast.Attribute) and func.attr in _NAMED:
+            return _named(call, key, func.value, 0, self_name, keys)
+        if isinstance(func, ast.Name) and func.id == "setattr" and call.args:
+            return _named(call, key, call.args[0], 1, self_name, keys)
+        if key == 0 and _is_weight_norm(func, table):  # weight_norm(nn.Conv1d(...))
+            node = call
+            continue
+        if not _is_container(table.qualify(func)):
+            return None
+        if isinstance(key, int) and any(isinstance(a, ast.Starred) for a in call.args[:key]):
+            key = "*"  # nn.Sequential(*blocks, nn.Linear(...)): its position is not known
+        keys.insert(0, str(key))
+        node = call
+    return None
+
+
+def _is_container(qualified: str | None) -> bool:
+    """``nn.Sequential``/``nn.ModuleList``/``nn.ModuleDict`` of torch (not a class of the project named so)."""
+    return qualified is not None and qualified in BUILTIN_MODULES and qualified.rpartition(".")[2] in _CONTAINERS
+
+
+def _is_weight_norm(func: ast.expr, table: ImportTable) -> bool:
+    """``weight_norm`` of torch, or a local name for it (``weight_norm = nn.utils.parametrizations.weight_norm``)."""
+    return (table.qualify(func) or dotted(func) or "").rpartition(".")[2] == "weight_norm"
+
+
+def _is_self(node: ast.expr, self_name: str, attribute: bool = False) -> bool:
+    """``self`` (``self.X`` with ``attribute``)."""
+    if attribute:
+        return isinstance(node, ast.Attribute) and _is_self(node.value, self_name)
+    return isinstance(node, ast.Name) and node.id == self_name
+
+
+def _named(call: ast.Call, key: int | str, receiver: ast.expr, at: int, self_name: str, keys: list[str]) -> str | None:
+    """``self.add_module("proj", <module>)`` / ``setattr(self, "proj", <module>)``: ``proj`` (``*`` when the
+    name is computed); ``None`` for another receiver or argument."""
+    if not _is_self(receiver, self_name) or len(call.args) != at + 2 or key != at + 1:
+        return None
+    name = call.args[at]
+    return ".".join([name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else "*", *keys])
+
+
+def _weight_norm(call: ast.Call, anchors: dict[int, str], parents: dict[int, tuple[ast.Call, int | str]],
+                 self_name: str, table: ImportTable, containers: set[str]) -> list[tuple[str, str, bool]]:
+    """``weight_norm(self.conv, name="weight")``: the built-in's tensor becomes two others, ``weight_g`` and
+    ``weight_v`` (``nn.utils.weight_norm``) or ``parametrizations.weight.original0/1`` (the
+    ``nn.utils.parametrizations`` one, which transformers picks whenever torch has it)."""
+    target = call.args[0]
+    name: ast.expr | None = call.args[1] if len(call.args) > 1 else None
+    name = next((k.value for k in call.keywords if k.arg == "name"), name)
+    if name is not None and not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+        return []
+    tensor = name.value if name is not None else "weight"
+    old = (table.qualify(call.func) or "").startswith("torch.nn.utils.weight_norm")
+    if _is_self(target, self_name, attribute=True):
+        return [(target.attr, tensor, old)]  # type: ignore[attr-defined]
+    if isinstance(target, (ast.Call, ast.Name)):  # weight_norm(nn.Conv1d(...)), weight_norm(layer)
+        path = _path(call, anchors, parents, self_name, table, containers)
+        return [(path, tensor, old)] if path is not None else []
+    return []
+
+
+def _existing(qualified: str, call: ast.Call | None, shift: int) -> list[str]:
+    """The tensors a built-in built by ``call`` holds, as far as its literal arguments tell (an argument
+    that is no literal may take any value: the tensors of each stay); ``shift``: positional arguments
+    before the built-in's own (``Base.__init__(self, ...)``)."""
+    tensors = set(BUILTIN_MODULES[qualified][1])
+    args = call.args[shift:] if call is not None else []
+    given = {k.arg: k.value for k in call.keywords} if call is not None else {}
+    unknown = None in given or any(isinstance(a, ast.Starred) for a in args)  # **kwargs, *args
+    for argument, position, default, with_default, otherwise in BUILTIN_SWITCHES.get(qualified.rpartition(".")[2], ()):
+        value = given.get(argument)
+        if value is None and position is not None and position < len(args):
+            value = args[position]
+        if value is None:
+            if unknown:
+                continue
+            tensors -= set(otherwise)  # the default
+        elif isinstance(value, ast.Constant) and (isinstance(default, bool) or value.value is None):
+            tensors -= set(otherwise if bool(value.value) == bool(default) else with_default)
+    return sorted(tensors)
+
+
+def _inherited_built_in(node: ast.ClassDef, methods: list[tuple[Any, _Nodes]], table: ImportTable) -> list[Any] | None:
+    """``[qualified, "", tensors]`` for a class whose base is a torch built-in that creates tensors
+    (``class LearnedPositionalEmbedding(nn.Embedding)``), read from its ``super().__init__(...)`` call."""
+    bases = [q for base in node.bases if (q := table.qualify(base)) is not None and _created(q)]
+    if not bases:
+        return None
+    qualified = bases[0]
+    init = next((nodes for method, nodes in methods if method.name == "__init__"), None)
+    for call in init.calls if init is not None else ():
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "__init__":
+            if isinstance(func.value, ast.Call) and dotted(func.value.func) == "super":
+                return [qualified, "", _existing(qualified, call, 0)]
+            if table.qualify(func.value) == qualified:
+                return [qualified, "", _existing(qualified, call, 1)]
+    return [qualified, "", _existing(qualified, None, 0)]
 
 
 def _applied(nodes: _Nodes, self_name: str, table: ImportTable) -> list[Any]:

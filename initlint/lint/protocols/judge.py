@@ -19,17 +19,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from initlint.lint.index import Coverage, ProjectIndex
-from initlint.lint.protocols.classes import Known, ancestry, lookup
+from initlint.lint.protocols.classes import Known, ancestry, builtin, lookup
 from initlint.lint.protocols.dispatch import DYNAMIC
 from initlint.lint.protocols.evaluate import Evaluator, Helpers
 from initlint.lint.protocols.hf_table import BASE_INIT_WEIGHTS, PRETRAINED_BASES
 from initlint.lint.protocols.roots import may_be_root
-from initlint.lint.summary import FileSummary, TensorDef
+from initlint.lint.summary import ClassSummary, FileSummary, TensorDef
+from initlint.lint.torch_table import BUILTIN_BUFFERS
 
 if TYPE_CHECKING:
     from initlint.lint.index import ClassView
 
-__all__ = ["Protocols", "Verdict", "Judged"]
+__all__ = ["Protocols", "Verdict", "Judged", "BuiltIn"]
 
 
 _BASE_LABEL = "`PreTrainedModel._init_weights` (transformers/modeling_utils.py, the base class's default)"
@@ -44,12 +45,30 @@ class Judged:
 
 
 @dataclass
+class BuiltIn:
+    """A torch built-in module the class builds in ``__init__`` (or inherits), and the tensors of it that
+    each initializer leaves unwritten."""
+
+    qualified: str  # "torch.nn.Conv1d"
+    path: str  # where the class puts it ("conv", "mlp.0", "layers.*"); "" for a built-in base
+    missing: dict[str, list[str]]  # label -> tensor paths ("conv.weight")
+    tensors: list[TensorDef]  # every tensor it holds, by path
+
+    @property
+    def short(self) -> str:
+        """``nn.Conv1d``, as users write it."""
+        return "nn." + self.qualified.rpartition(".")[2]
+
+
+@dataclass
 class Verdict:
     """What the protocol that covers a class writes of it."""
 
     protocol: str  # "hugging-face" or "init-method"
     judged: list[Judged] = field(default_factory=list)
     model: bool = False  # the class is itself a ``PreTrainedModel`` (a module, known or not)
+    built_ins: list[BuiltIn] = field(default_factory=list)  # judged for Hugging Face families only
+    skipped: list[str] = field(default_factory=list)  # methods called that return at once (``skips``)
 
     def missing(self, tensors: Iterable[TensorDef]) -> dict[str, list[str]]:
         """label -> the tensors that initializer leaves unwritten."""
@@ -65,6 +84,36 @@ class Verdict:
         return [t.name for t in tensors if all(_covers(j.coverage, t) for j in self.judged)]
 
 
+def _tensor(name: str) -> TensorDef:
+    """A built-in's tensor (``conv.weight``, ``bn.running_mean``) as the class that builds it holds it."""
+    return TensorDef(name, "buffer" if name.rpartition(".")[2] in BUILTIN_BUFFERS else "parameter")
+
+
+def _inherited(cls: ClassSummary) -> list[tuple[str, list[TensorDef]]]:
+    """(built-in base, its tensors) of a class whose base is a torch built-in that creates tensors."""
+    return [(entry[0], [_tensor(name) for name in entry[2]])
+            for entry in cls.protocol.get("builtins", ()) if not entry[1]]
+
+
+def _method_coverage(view: ClassView, subject: Known, method: str, skipped: set[str]) -> Coverage:
+    """What ``module.<method>()`` writes of the class when ``_init_weights`` calls it: nothing when the method
+    that runs returns at once because a submodule is already initialized (as every one is by then)."""
+    for ancestor in subject.ancestors:
+        if ancestor.summary is not None and method in ancestor.summary.methods:
+            if method in ancestor.summary.protocol.get("skips", ()):
+                skipped.add(method)
+                return Coverage()
+            break
+    return view.coverage((method,))
+
+
+def _builtin_methods(method: str) -> Coverage:
+    """What ``module.<method>()`` writes of a built-in: torch's resets write every tensor it holds."""
+    if method in ("reset_parameters", "_reset_parameters"):  # MultiheadAttention has the second only
+        return Coverage(all_parameters=True, all_buffers=True)
+    return Coverage(all_buffers=method == "reset_running_stats")
+
+
 def _covers(coverage: Coverage, tensor: TensorDef) -> bool:
     # a tensor registered under a computed name is written by a write through a computed getattr
     return coverage.covers(tensor) or (tensor.name.startswith("<") and DYNAMIC in coverage.names)
@@ -76,12 +125,19 @@ class _Root:
     path: str
     kind: str  # "hugging-face" or "init-method"
     methods: tuple[str, ...] = ()  # the init methods that apply a dispatch (init-method roots)
+    modular: bool = field(init=False)  # of a transformers ``modular_*.py`` file
+
+    def __post_init__(self) -> None:
+        self.modular = os.path.basename(self.path).startswith("modular_")
 
 
 def _may_judge(root: _Root, subject: Known) -> bool:
     """A transformers ``modular_*.py`` file is the source the modeling file is generated from, never imported:
     its families judge its own classes only, not the other models' classes it inherits from."""
-    return not os.path.basename(root.path).startswith("modular_") or subject.module == root.known.module
+    return not root.modular or subject.module == root.known.module
+
+
+_Members = dict[str, list[_Root]]  # class name -> the roots (in the order found) that hold it
 
 
 class Protocols:
@@ -103,7 +159,8 @@ class Protocols:
         self._closures: dict[str, frozenset[str]] = {}
         self._file_members: dict[str, frozenset[str]] = {}
         self._file_placed: dict[str, frozenset[str]] = {}
-        self._judged: dict[tuple[str, str], Judged] = {}
+        self._builtin_coverage: dict[tuple[str, str, str], Coverage] = {}  # (root, label, built-in) -> writes
+        self._by_member: dict[str, tuple[_Members, _Members, _Members]] = {}  # kind -> ``_members``
         self._searched: set[str] = set()
         self.roots: list[_Root] = []
 
@@ -113,6 +170,10 @@ class Protocols:
             if self.enabled and summary.path not in self._searched:
                 self._searched.add(summary.path)
                 self._find_roots(summary)
+
+    def judges_families(self) -> bool:
+        """Whether a Hugging Face family was found: only those judge the torch built-ins a class builds."""
+        return any(root.kind == "hugging-face" for root in self.roots)
 
     # -- roots -------------------------------------------------------------------------------------
     def _find_roots(self, summary: FileSummary) -> None:
@@ -131,6 +192,9 @@ class Protocols:
                 self.roots.append(_Root(known, summary.path, "hugging-face"))
             elif methods:
                 self.roots.append(_Root(known, summary.path, "init-method", methods))
+            else:
+                continue
+            self._by_member.clear()  # read again with the new root
 
     def _maybe_model(self, bases: list[str | None]) -> bool:
         for base in bases:
@@ -196,27 +260,94 @@ class Protocols:
             return None
         subject = ancestry(self.index, module, view.cls, self.cache)
         for kind in ("hugging-face", "init-method"):
-            roots = [r for r in self.roots if r.kind == kind and _may_judge(r, subject)]
-            reaching = [r for r in roots if subject.name in self._closure(r.known)]
-            if not reaching and kind == "hugging-face" and any(subject.name in self._placed(r.known.module)
-                                                               for r in roots):
+            tree, placed, files = self._members(kind)
+            reaching = [r for r in tree.get(subject.name, ()) if _may_judge(r, subject)]
+            if not reaching and kind == "hugging-face" and any(_may_judge(r, subject)
+                                                               for r in placed.get(subject.name, ())):
                 return Verdict(kind)  # put into a sub-model of unknown family: nothing to judge it by
             if not reaching:
-                reaching = [r for r in roots if subject.name in self._members_of_file(r.known.module)]
+                reaching = [r for r in files.get(subject.name, ()) if _may_judge(r, subject)]
             if reaching:
-                return Verdict(kind, self._judge(view, subject, reaching), bool(subject.names() & PRETRAINED_BASES))
+                skipped: set[str] = set()
+                judged, children = self._judge(view, subject, reaching, skipped)
+                found = Verdict(kind, judged, bool(subject.names() & PRETRAINED_BASES), skipped=sorted(skipped))
+                if kind == "hugging-face":
+                    found.built_ins = self._built_ins(view.cls, reaching, judged, children)
+                return found
         return None
 
-    def _judge(self, view: ClassView, subject: Known, roots: list[_Root]) -> list[Judged]:
-        evaluator = Evaluator(self.index, subject, self.cache, lambda name: view.coverage((name,)))
+    def _members(self, kind: str) -> tuple[_Members, _Members, _Members]:
+        """By class name, the roots of ``kind`` whose tree holds it, whose file places it (``_placed``), and whose
+        file defines or imports it: built once, so that a verdict reads a few roots, not every one."""
+        if kind not in self._by_member:
+            tree: _Members = {}
+            placed: _Members = {}
+            files: _Members = {}
+            for root in self.roots:
+                if root.kind == kind:
+                    for found, names in ((tree, self._closure(root.known)), (placed, self._placed(root.known.module)),
+                                         (files, self._members_of_file(root.known.module))):
+                        for name in names:
+                            found.setdefault(name, []).append(root)
+            self._by_member[kind] = (tree, placed, files)
+        return self._by_member[kind]
+
+    def _judge(self, view: ClassView, subject: Known, roots: list[_Root],
+               skipped: set[str]) -> tuple[list[Judged], dict[str, dict[str, set[str]]]]:
+        """What each initializer writes of the class, and, by label, what it writes into each child
+        (``init.normal_(module.conv.weight)``); adds to ``skipped`` the methods called that write nothing."""
+        evaluator = Evaluator(self.index, subject, self.cache,
+                              lambda name: _method_coverage(view, subject, name, skipped))
         judged: dict[str, Judged] = {}
+        children: dict[str, dict[str, set[str]]] = {}
         for root in roots:
             for label, steps, helpers in self._initializers(root):
                 if label not in judged:
+                    evaluator.child_writes = {}
                     judged[label] = Judged(label, evaluator.run(steps, helpers))
-        if any(not all(_covers(j.coverage, t) for t in view.tensors) for j in judged.values()):
+                    children[label] = evaluator.child_writes
+        tensors = [*view.tensors, *(t for entry in _inherited(view.cls) for t in entry[1])]
+        if any(not all(_covers(j.coverage, t) for t in tensors) for j in judged.values()):
             self._through_parents(subject, roots, judged)
-        return list(judged.values())
+        return list(judged.values()), children
+
+    # -- torch built-ins ---------------------------------------------------------------------------
+    def _built_ins(self, cls: ClassSummary, roots: list[_Root], judged: list[Judged],
+                   children: dict[str, dict[str, set[str]]]) -> list[BuiltIn]:
+        """The built-ins ``cls`` builds (``protocol["builtins"]``), each judged as a class of the family: the
+        dispatch that runs over it, and what the class's own branch writes into it (``module.conv.weight``)."""
+        found = []
+        for qualified, tensors in _inherited(cls):  # judged with the class itself
+            missing = {j.label: names for j in judged
+                       if (names := [t.name for t in tensors if not _covers(j.coverage, t)])}
+            found.append(BuiltIn(qualified, "", missing, tensors))
+        for qualified, path, names in cls.protocol.get("builtins", ()):
+            if not path:
+                continue
+            subject = lookup(self.index, qualified, self.cache)
+            tensors = [_tensor(f"{path}.{name}") for name in names]
+            missing: dict[str, list[str]] = {}
+            for root in roots:
+                for label, steps, helpers in self._initializers(root):
+                    if label in missing:
+                        continue
+                    direct = children.get(label, {}).get(path, set())  # a write into the child itself
+                    left = [t.name for t, name in zip(tensors, names)
+                            if name not in direct and not self._writes(root, label, steps, helpers, subject, name)]
+                    missing[label] = left
+            found.append(BuiltIn(qualified, path, {k: v for k, v in missing.items() if v}, tensors))
+        return found
+
+    def _writes(self, root: _Root, label: str, steps: list[Any], helpers: Helpers, subject: Known, name: str) -> bool:
+        """Whether the dispatch may write the built-in's tensor ``name`` (``parametrizations.weight.original0``
+        belongs to the ``ParametrizationList`` that ``weight_norm`` puts in between)."""
+        if name.startswith("parametrizations."):
+            subject, name = builtin("ParametrizationList", self.cache), name.rpartition(".")[2]
+        key = (root.known.name, label, subject.name)
+        if key not in self._builtin_coverage:
+            evaluator = Evaluator(self.index, subject, self.cache, _builtin_methods)
+            self._builtin_coverage[key] = evaluator.run(steps, helpers)
+        return _covers(self._builtin_coverage[key], _tensor(name))
 
     def _through_parents(self, subject: Known, roots: list[_Root], judged: dict[str, Judged]) -> None:
         """Add what a branch for a parent writes into the subject (``init.normal_(module.gate.weight)``)."""
@@ -268,6 +399,10 @@ class Protocols:
                 return _BASE_LABEL, BASE_INIT_WEIGHTS, self._helpers(root, position)
             summary = ancestor.summary
             if summary is not None and name in summary.methods:
+                if name == "_init_weights" and name in summary.protocol.get("deleted", ()):
+                    # ``raise AttributeError("No need to override")`` in a ``modular_*.py`` file: the class
+                    # generated from it has no ``_init_weights`` and derives from ``PreTrainedModel`` itself
+                    return _BASE_LABEL, BASE_INIT_WEIGHTS, self._helpers(root, position)
                 steps = summary.protocol.get("dispatches", {}).get(name, [])
                 label = f"`{ancestor.short}.{name}` ({self._path(ancestor.module)})"
                 return label, steps, self._helpers(root, position)
