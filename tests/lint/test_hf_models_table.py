@@ -30,6 +30,33 @@ def _installed() -> str:
     return installed
 
 
+def _twins(name: str, model_type: str) -> tuple[object, object]:
+    """A small model of class ``name`` built normally, and one built on meta and ``to_empty``'d with every
+    allocation NaN-filled (integers: a sentinel)."""
+    _installed()
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    config = transformers.AutoConfig.for_model(model_type)
+    for key, value in SMALL.items():
+        if hasattr(config, key):
+            setattr(config, key, value)
+    cls = getattr(transformers, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        twin = cls(config)
+        with torch.device("meta"):
+            model = cls(config)
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    try:
+        model.to_empty(device="cpu")
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+        torch.utils.deterministic.fill_uninitialized_memory = False
+    return twin, model
+
+
 @pytest.mark.slow
 def test_table_matches_installed_transformers() -> None:
     _installed()
@@ -49,27 +76,10 @@ def test_table_matches_installed_transformers() -> None:
 def test_what_the_table_names_is_what_a_load_after_to_empty_leaves_unwritten(name: str, model_type: str) -> None:
     """Build on meta, ``to_empty``, load every key of a twin built normally: the buffers that still differ
     from the twin are the ones no checkpoint fills (NaN for floats, a sentinel for integers)."""
-    _installed()
     torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    config = transformers.AutoConfig.for_model(model_type)
-    for key, value in SMALL.items():
-        if hasattr(config, key):
-            setattr(config, key, value)
-    cls = getattr(transformers, name)
+    twin, model = _twins(name, model_type)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        twin = cls(config)
-        with torch.device("meta"):
-            model = cls(config)
-        deterministic = torch.are_deterministic_algorithms_enabled()
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.utils.deterministic.fill_uninitialized_memory = True
-        try:
-            model.to_empty(device="cpu")
-        finally:
-            torch.use_deterministic_algorithms(deterministic)
-            torch.utils.deterministic.fill_uninitialized_memory = False
         model.load_state_dict(twin.state_dict(), strict=False)
     expected = dict(twin.named_buffers())
     unwritten = {buffer.rpartition(".")[2] for buffer, value in model.named_buffers()
@@ -89,27 +99,10 @@ def test_the_tie_the_table_names_is_what_to_empty_breaks(name: str, model_type: 
     weight the table names stays unwritten; a class it does not name keeps none."""
     from initlint.lint.hf_models import TIED_WEIGHTS
 
-    _installed()
     torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    config = transformers.AutoConfig.for_model(model_type)
-    for key, value in SMALL.items():
-        if hasattr(config, key):
-            setattr(config, key, value)
-    cls = getattr(transformers, name)
+    twin, model = _twins(name, model_type)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        twin = cls(config)
-        with torch.device("meta"):
-            model = cls(config)
-        deterministic = torch.are_deterministic_algorithms_enabled()
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.utils.deterministic.fill_uninitialized_memory = True
-        try:
-            model.to_empty(device="cpu")
-        finally:
-            torch.use_deterministic_algorithms(deterministic)
-            torch.utils.deterministic.fill_uninitialized_memory = False
         stored = dict(twin.named_parameters())  # one key per tensor, as a tied checkpoint holds them
         model.load_state_dict(stored, strict=False)
     unwritten = sorted(key for key, value in model.named_parameters()
