@@ -18,6 +18,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from initlint.lint.gates import builds_under_empty_init
 from initlint.lint.index import ClassView
 from initlint.lint.lazy import cst
 from initlint.lint.modeltree import ModelTree
@@ -161,7 +162,19 @@ class TreeRule(FileRule):
     The script says which model to ask about (``ask``: the place, the model's variable and its
     qualified class); once every file is summarized, the engine follows that class's tree through the
     project (other files included) and the torch table, and ``judge`` gives the message, or ``None``.
+    Every tree rule so far asks about ``model.to_empty(...)`` on a model built under an empty-init
+    context: those are the default gates.
     """
+
+    @classmethod
+    def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
+        """Needs ``to_empty`` (what the model is made of may be in another file)."""
+        return "to_empty(" in text
+
+    @classmethod
+    def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
+        """Only a model built under an empty-init context can be affected."""
+        return builds_under_empty_init(tree, imports)
 
     def ask(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str, str]]:
         """Yield ``(node, model, qualified class)`` for each model whose tree decides a finding here."""

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 
-from initlint.lint.gates import builds_under_empty_init
 from initlint.lint.lazy import cst
 from initlint.lint.modeltree import ModelTree, materialized
-from initlint.lint.names import ImportTable
 from initlint.lint.rules.base import FileContext, Invalid, TreeRule, Valid
 from initlint.lint.scopes import initializes, scopes
 from initlint.lint.summary import ClassSummary
@@ -131,16 +128,6 @@ model.load_state_dict(torch.load("ckpt.pt"))  # the rotary frequencies are in no
             mentions=("`model`", "`LlamaRotaryEmbedding.inv_freq`", "persistent=False"),
         ),
     )
-
-    @classmethod
-    def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
-        """Needs ``to_empty`` (the buffers may be registered in another file)."""
-        return "to_empty(" in text
-
-    @classmethod
-    def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
-        """Only a model built under an empty-init context can be affected."""
-        return builds_under_empty_init(tree, imports)
 
     def ask(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str, str]]:
         """Each ``to_empty`` whose model is only loaded afterwards, with nothing that recomputes buffers."""

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 
-from initlint.lint.gates import builds_under_empty_init
 from initlint.lint.lazy import cst
 from initlint.lint.modeltree import ModelTree, materialized
-from initlint.lint.names import ImportTable, dotted
+from initlint.lint.names import dotted
 from initlint.lint.rules.base import FileContext, Invalid, TreeRule, Valid
 from initlint.lint.scopes import Call, Scope, initializes, scopes
 from initlint.lint.torch_table import RESET_LOOP_MISSES
@@ -81,12 +79,7 @@ for module in model.modules():
     @classmethod
     def applies_to(cls, text: str, extra_optimizers: frozenset[str] = frozenset()) -> bool:
         """Needs ``to_empty`` and a reset (the built-in may be built in another file)."""
-        return "to_empty(" in text and "reset_parameters" in text
-
-    @classmethod
-    def wants(cls, tree: ast.Module, imports: ImportTable) -> bool:
-        """Only a model built under an empty-init context can be affected."""
-        return builds_under_empty_init(tree, imports)
+        return super().applies_to(text) and "reset_parameters" in text
 
     def ask(self, module: cst.Module, context: FileContext) -> Iterator[tuple[cst.CSTNode, str, str]]:
         """Each ``to_empty`` whose only initialization is a loop of ``reset_parameters()`` calls."""
